@@ -1,0 +1,21 @@
+"""dynalysis: recurrent neural networks analysed as dynamical systems.
+
+Every analysis takes a step map (`load_checkpoint` or `MapSystem`) and returns a labelled
+`xarray.Dataset`; `save_results` writes it to NetCDF.
+"""
+__version__ = "0.1.0"
+
+from ._checkpoint import find_checkpoints as find_checkpoints
+from ._checkpoint import load_checkpoint as load_checkpoint
+from ._errors import CheckpointError as CheckpointError
+from ._errors import DynalysisError as DynalysisError
+from ._errors import ResultsFileError as ResultsFileError
+from ._io import open_results as open_results
+from ._io import result_groups as result_groups
+from ._io import save_results as save_results
+from ._lyapunov import kaplan_yorke_dimension as kaplan_yorke_dimension
+from ._lyapunov import lyapunov_spectrum as lyapunov_spectrum
+from ._system import MapSystem as MapSystem
+from ._system import ModuleSystem as ModuleSystem
+from ._system import System as System
+from ._validate import zero_inputs as zero_inputs

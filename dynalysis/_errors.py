@@ -1,0 +1,51 @@
+"""Errors a user can act on.
+
+`DynalysisError` marks problems caused by input (files, options, shapes): the CLI prints its
+message on one line and exits non-zero without a traceback. Anything else is a bug.
+"""
+from __future__ import annotations
+
+__all__ = ["DynalysisError", "CheckpointError", "ResultsFileError", "check_option"]
+
+
+class DynalysisError(Exception):
+    """A user-facing error: the message names the problem and, where known, the fix."""
+
+
+class CheckpointError(DynalysisError, ValueError):
+    """A checkpoint file is missing, corrupt, or not a dynalysis/Lightning checkpoint."""
+
+
+class ResultsFileError(DynalysisError, ValueError):
+    """A results file is missing, corrupt, or would be overwritten."""
+
+
+class OptionError(DynalysisError, ValueError):
+    """An option has an invalid value; the message names it and the allowed values."""
+
+
+def check_option(name: str, value, allowed) -> None:
+    """Raise `OptionError` unless ``value`` is one of ``allowed``.
+
+    >>> check_option("method", "qr", ("qr", "svd"))
+    >>> check_option("method", "x", ("qr",))
+    Traceback (most recent call last):
+    ...
+    dynalysis._errors.OptionError: invalid method='x'; allowed values: 'qr'
+    """
+    if value not in allowed:
+        choices = ", ".join(repr(a) for a in allowed)
+        raise OptionError(f"invalid {name}={value!r}; allowed values: {choices}")
+
+
+def check_positive_int(name: str, value, *, minimum: int = 1, maximum: int | None = None) -> int:
+    """Return ``value`` as int if ``minimum <= value <= maximum``, else raise `OptionError`."""
+    if isinstance(value, bool) or not isinstance(value, int) and not (
+        hasattr(value, "__index__")
+    ):
+        raise OptionError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    hi = "" if maximum is None else f" and <= {maximum}"
+    if value < minimum or (maximum is not None and value > maximum):
+        raise OptionError(f"{name} must be >= {minimum}{hi}, got {value}")
+    return value

@@ -1,0 +1,221 @@
+"""The step map: the one contract between trained networks and every analysis.
+
+A step map is a batched discrete-time system ``h_t = F(h_{t-1}, x_t)`` with
+``state (batch, state_size)`` and ``x (batch, input_size)``. Analyses need only
+`System.step`; they use `System.tangent_step` (J·Q products) and `System.jacobian` when
+available, which default to forward-mode `torch.func` on `step`.
+
+Convention (SCIENCE.md): ``J[i, j] = ∂h_t[i] / ∂h_{t-1}[j]`` (row = output unit).
+"""
+from __future__ import annotations
+
+import abc
+import copy
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+from ._errors import DynalysisError
+
+__all__ = ["System", "MapSystem"]
+
+
+class System(abc.ABC):
+    """Abstract step map.
+
+    Subclasses set ``state_size`` and ``input_size`` and implement `step`. They may override
+    `tangent_step` with an analytic J·Q product, `readout`, `recurrent_matrix` and `to`.
+
+    Attributes
+    ----------
+    state_size : int
+        Dimension ``S`` of the state ``h``.
+    input_size : int
+        Dimension ``d`` of the input ``x`` (0 for autonomous maps).
+    metadata : dict
+        JSON-serialisable description (model class, hyper-parameters, checkpoint path) that
+        analyses copy into the provenance attributes of their results.
+    """
+
+    state_size: int
+    input_size: int
+    output_size: int = 0
+    metadata: dict
+
+    @abc.abstractmethod
+    def step(self, state: Tensor, x: Tensor) -> Tensor:
+        """Advance one step: ``(batch, state_size), (batch, input_size) -> (batch, state_size)``."""
+
+    @property
+    def has_readout(self) -> bool:
+        return self.output_size > 0
+
+    def readout(self, state: Tensor) -> Tensor:  # pragma: no cover - overridden where present
+        """Map states ``(batch, state_size)`` to outputs ``(batch, output_size)``."""
+        raise DynalysisError(f"{type(self).__name__} has no readout")
+
+    def initial_state(self, batch: int, *, dtype=None, device=None) -> Tensor:
+        """Initial state ``(batch, state_size)``; zeros unless a subclass knows better."""
+        p = self._reference_tensor()
+        return torch.zeros(batch, self.state_size, dtype=dtype or p.dtype, device=device or p.device)
+
+    def recurrent_matrix(self) -> Tensor | None:
+        """The recurrent weight matrix (``state_size × state_size``), or None if there is none."""
+        return None
+
+    def tangent_step(self, state: Tensor, x: Tensor, tangents: Tensor) -> tuple[Tensor, Tensor]:
+        """Advance the state and push tangent vectors through the Jacobian.
+
+        Parameters
+        ----------
+        state : Tensor, shape (batch, state_size)
+        x : Tensor, shape (batch, input_size)
+        tangents : Tensor, shape (batch, state_size, k)
+            Columns ``Q[b, :, j]`` to multiply by ``J_b``.
+
+        Returns
+        -------
+        next_state : Tensor, shape (batch, state_size)
+        JQ : Tensor, shape (batch, state_size, k)
+            ``J_b Q_b`` with ``J_b = ∂F(h_b, x_b)/∂h_b``. The Jacobian is never formed:
+            one forward-mode JVP per column, vectorised with `torch.func.vmap`.
+        """
+        fn = lambda h: self.step(h, x)  # noqa: E731
+        next_state = fn(state)
+        jvp_col = lambda v: torch.func.jvp(fn, (state,), (v,))[1]  # noqa: E731
+        JQ = torch.func.vmap(jvp_col, in_dims=2, out_dims=2)(tangents)
+        return next_state, JQ
+
+    def jacobian(self, state: Tensor, x: Tensor) -> Tensor:
+        """Full state Jacobian ``(batch, state_size, state_size)``, ``J[b, i, j] = ∂h'_i/∂h_j``."""
+        eye = torch.eye(self.state_size, dtype=state.dtype, device=state.device)
+        return self.tangent_step(state, x, eye.expand(state.shape[0], -1, -1))[1]
+
+    def to(self, *, dtype: torch.dtype | None = None, device=None) -> "System":
+        """Return a copy whose parameters live in ``dtype``/``device`` (self if unchanged)."""
+        return self
+
+    def _reference_tensor(self) -> Tensor:
+        return torch.empty(0, dtype=torch.get_default_dtype())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(state_size={self.state_size}, input_size={self.input_size})"
+
+
+class MapSystem(System):
+    """Wrap any batched torch callable ``step_fn(state, x) -> state`` as a step map.
+
+    Parameters
+    ----------
+    step_fn : callable
+        ``(batch, state_size), (batch, input_size) -> (batch, state_size)``; must be written
+        with out-of-place torch operations so `torch.func` can differentiate it.
+    state_size : int
+    input_size : int, default 0
+        Zero for autonomous maps; analyses then take inputs of shape ``(trajectory, time, 0)``.
+    readout : callable, optional
+        ``(batch, state_size) -> (batch, output_size)``.
+    output_size : int, optional
+        Width of ``readout``'s output (probed with a zero state when omitted).
+    initial_state : callable, optional
+        ``batch -> (batch, state_size)``; zeros by default.
+    name : str, optional
+        Recorded in results' provenance.
+
+    Examples
+    --------
+    >>> import torch, dynalysis
+    >>> henon = dynalysis.MapSystem(
+    ...     lambda h, x: torch.stack([1 - 1.4 * h[:, 0] ** 2 + h[:, 1], 0.3 * h[:, 0]], 1), 2)
+    >>> henon.step(torch.zeros(1, 2, dtype=torch.float64), torch.zeros(1, 0)).tolist()
+    [[1.0, 0.0]]
+    """
+
+    def __init__(self, step_fn: Callable[[Tensor, Tensor], Tensor], state_size: int,
+                 input_size: int = 0, readout: Callable[[Tensor], Tensor] | None = None, *,
+                 output_size: int | None = None,
+                 initial_state: Callable[[int], Tensor] | None = None, name: str | None = None):
+        if not callable(step_fn):
+            raise DynalysisError(f"step_fn must be callable, got {type(step_fn).__name__}")
+        if int(state_size) < 1 or int(input_size) < 0:
+            raise DynalysisError(
+                f"state_size must be >= 1 and input_size >= 0, got {state_size}, {input_size}")
+        self._step_fn = step_fn
+        self._readout_fn = readout
+        self._initial_state_fn = initial_state
+        self.state_size = int(state_size)
+        self.input_size = int(input_size)
+        if readout is not None and output_size is None:
+            probe = readout(torch.zeros(1, self.state_size, dtype=torch.float64))
+            output_size = probe.shape[-1]
+        self.output_size = int(output_size or 0) if readout is not None else 0
+        self.metadata = {"system": "MapSystem", "name": name or getattr(step_fn, "__name__", "step_fn"),
+                         "state_size": self.state_size, "input_size": self.input_size}
+
+    def step(self, state: Tensor, x: Tensor) -> Tensor:
+        return self._step_fn(state, x)
+
+    def readout(self, state: Tensor) -> Tensor:
+        if self._readout_fn is None:
+            return super().readout(state)
+        return self._readout_fn(state)
+
+    def initial_state(self, batch: int, *, dtype=None, device=None) -> Tensor:
+        if self._initial_state_fn is None:
+            return super().initial_state(batch, dtype=dtype or torch.float64, device=device)
+        h = self._initial_state_fn(batch)
+        return h.to(dtype=dtype or h.dtype, device=device or h.device)
+
+
+class ModuleSystem(System):
+    """Step map of a `dynalysis.models.RecurrentNet` (a trained network).
+
+    The network's own `step` and `tangent_step` are used, so analytic J·Q products defined by a
+    cell (e.g. the WCRNN) are picked up automatically.
+    """
+
+    def __init__(self, net: torch.nn.Module, metadata: dict | None = None):
+        self.net = net.eval()
+        for p in self.net.parameters():
+            p.requires_grad_(False)
+        self.state_size = int(net.state_size)
+        self.input_size = int(net.input_size)
+        self.output_size = int(getattr(net, "output_size", 0) or 0)
+        self.metadata = dict(metadata or {})
+
+    def step(self, state: Tensor, x: Tensor) -> Tensor:
+        return self.net.step(state, x)
+
+    def tangent_step(self, state, x, tangents):
+        analytic = getattr(self.net, "tangent_step", None)
+        if analytic is not None:
+            return analytic(state, x, tangents)
+        return super().tangent_step(state, x, tangents)
+
+    def readout(self, state: Tensor) -> Tensor:
+        if not self.output_size:
+            return super().readout(state)
+        return self.net.readout(state)
+
+    def initial_state(self, batch, *, dtype=None, device=None):
+        p = self._reference_tensor()
+        return torch.zeros(batch, self.state_size, dtype=dtype or p.dtype, device=device or p.device)
+
+    def recurrent_matrix(self):
+        fn = getattr(self.net, "recurrent_matrix", None)
+        return None if fn is None else fn()
+
+    def to(self, *, dtype=None, device=None):
+        p = self._reference_tensor()
+        if (dtype is None or dtype == p.dtype) and (device is None or torch.device(device) == p.device):
+            return self
+        net = copy.deepcopy(self.net).to(dtype=dtype or p.dtype, device=device or p.device)
+        return ModuleSystem(net, self.metadata)
+
+    def _reference_tensor(self):
+        for p in self.net.parameters():
+            return p
+        for b in self.net.buffers():
+            return b
+        return super()._reference_tensor()

@@ -1,0 +1,124 @@
+"""Base class and registry for the recurrent networks that dynalysis can train and analyse.
+
+Every network is a plain `torch.nn.Module` (no Lightning) so that a checkpoint can be turned
+back into a step map without importing the training stack. Shapes: inputs ``(B, T, d)``,
+states ``(B, T, S)``, outputs ``(B, T, O)``.
+"""
+from __future__ import annotations
+
+import abc
+
+import torch
+from torch import Tensor, nn
+
+from .._errors import OptionError
+
+__all__ = ["RecurrentNet", "register_model", "build_model", "MODELS"]
+
+MODELS: dict[str, type["RecurrentNet"]] = {}
+
+
+def register_model(name: str):
+    """Class decorator: make a `RecurrentNet` buildable as ``build_model(name, ...)``."""
+
+    def deco(cls):
+        cls.cell_name = name
+        MODELS[name] = cls
+        return cls
+
+    return deco
+
+
+class RecurrentNet(nn.Module, abc.ABC):
+    """A recurrent network with a linear readout.
+
+    Subclasses implement `step` (one step, used by analyses) and may override `sequence`
+    (all steps, used for training; fused kernels where torch has them). The two must agree:
+    the contract test checks ``sequence`` against repeated ``step`` calls to 1e-5.
+
+    Parameters
+    ----------
+    input_size, hidden_size, output_size : int
+        ``d``, ``N`` and ``O``. ``output_size = 0`` means no readout.
+    """
+
+    cell_name: str = ""
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int = 0):
+        super().__init__()
+        if input_size < 0 or hidden_size < 1 or output_size < 0:
+            raise OptionError(
+                f"need input_size >= 0, hidden_size >= 1, output_size >= 0; got "
+                f"{input_size}, {hidden_size}, {output_size}")
+        self.input_size = int(input_size)
+        self.hidden_size = int(hidden_size)
+        self.output_size = int(output_size)
+        self.out = nn.Linear(self.hidden_size, self.output_size) if output_size else None
+
+    # --- the step map -------------------------------------------------------------------
+    @property
+    def state_size(self) -> int:
+        """Size of the state the step map carries (``2N`` for the LSTM's ``[h, c]``)."""
+        return self.hidden_size
+
+    @abc.abstractmethod
+    def step(self, state: Tensor, x: Tensor) -> Tensor:
+        """``(B, S), (B, d) -> (B, S)``."""
+
+    def hidden(self, state: Tensor) -> Tensor:
+        """The part of the state the readout sees (``h`` of the LSTM's ``[h, c]``)."""
+        return state[..., : self.hidden_size]
+
+    def readout(self, state: Tensor) -> Tensor:
+        """``(..., S) -> (..., O)``: ``y = W_out h + b_out``."""
+        return self.out(self.hidden(state))
+
+    def recurrent_matrix(self) -> Tensor | None:
+        """The hidden-to-hidden weight matrix ``(N, N)`` (row = receiving unit)."""
+        return None
+
+    # --- training path ------------------------------------------------------------------
+    def sequence(self, x: Tensor, state: Tensor | None = None) -> Tensor:
+        """All states ``(B, T, S)`` for inputs ``(B, T, d)`` from ``state`` (zeros if None)."""
+        B, T, _ = x.shape
+        h = self.initial_state(B, x) if state is None else state
+        states = []
+        for t in range(T):
+            h = self.step(h, x[:, t])
+            states.append(h)
+        return torch.stack(states, 1)
+
+    def initial_state(self, batch: int, like: Tensor) -> Tensor:
+        return torch.zeros(batch, self.state_size, dtype=like.dtype, device=like.device)
+
+    def forward(self, x: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Return ``(outputs (B, T, O), states (B, T, S))``."""
+        states = self.sequence(x, state)
+        outputs = self.readout(states) if self.out is not None else states
+        return outputs, states
+
+    def spec(self) -> dict:
+        """Primitive-only description from which `build_model` rebuilds this network."""
+        return {"cell": self.cell_name, "input_size": self.input_size,
+                "hidden_size": self.hidden_size, "output_size": self.output_size,
+                **self.options}
+
+    options: dict = {}
+
+
+def build_model(cell: str, *, input_size: int, hidden_size: int, output_size: int = 0,
+                **options) -> RecurrentNet:
+    """Build a registered network by name.
+
+    Parameters
+    ----------
+    cell : str
+        One of ``MODELS`` (``"wcrnn"``, ``"elman"``, ``"lstm"``, ``"gru"``, ``"linear"``).
+    input_size, hidden_size, output_size : int
+    **options
+        Cell-specific keyword options (residual, initializer, ...), see each class.
+    """
+    if cell not in MODELS:
+        raise OptionError(f"invalid cell={cell!r}; allowed values: {', '.join(sorted(MODELS))}")
+    return MODELS[cell](input_size=input_size, hidden_size=hidden_size,
+                        output_size=output_size, **options)

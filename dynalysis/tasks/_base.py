@@ -1,0 +1,101 @@
+"""Task definitions shared by training (DataModules) and analysis (driving inputs).
+
+A `Task` generates tensors deterministically from its seed, with no Lightning import, so an
+analysis can re-create the very inputs a checkpoint was trained on from the task spec stored
+in the checkpoint.
+
+Shapes: ``inputs (n, T, input_size)`` float32; targets depend on ``target_mode`` and ``loss``:
+
+============  ===============  =====================================
+target_mode   loss             targets
+============  ===============  =====================================
+"last"        "cross_entropy"  ``(n,)`` int64 class of the last step
+"last"        "mse"            ``(n, output_size)`` float32
+"sequence"    "cross_entropy"  ``(n, T)`` int64 class per step
+"sequence"    "mse"            ``(n, T, output_size)`` float32
+============  ===============  =====================================
+"""
+from __future__ import annotations
+
+import abc
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from .._errors import OptionError, check_option
+
+__all__ = ["Task", "Split", "register_task", "build_task", "TASKS", "SPLITS"]
+
+TASKS: dict[str, type["Task"]] = {}
+SPLITS = ("train", "val", "test")
+
+
+class Split(NamedTuple):
+    inputs: Tensor
+    targets: Tensor
+
+
+def register_task(name: str):
+    """Class decorator: make a `Task` buildable as ``build_task(name, ...)``."""
+
+    def deco(cls):
+        cls.name = name
+        TASKS[name] = cls
+        return cls
+
+    return deco
+
+
+class Task(abc.ABC):
+    """A supervised sequence task.
+
+    Subclasses set ``input_size``, ``output_size``, ``target_mode``, ``loss`` and
+    ``seq_len`` in ``__init__``, store their options in ``self.options`` (primitives only)
+    and implement `_generate`.
+    """
+
+    name: str = ""
+    input_size: int
+    output_size: int
+    seq_len: int
+    target_mode: str  # "last" | "sequence"
+    loss: str  # "cross_entropy" | "mse"
+    options: dict
+
+    @abc.abstractmethod
+    def _generate(self, split: str) -> Split:
+        """Return the whole ``split`` (deterministic given the task's options and seed)."""
+
+    @property
+    @abc.abstractmethod
+    def chance_loss(self) -> float:
+        """Loss of the best input-independent predictor (the paper's chance baseline)."""
+
+    def split(self, split: str = "train") -> Split:
+        """The ``split`` ("train", "val" or "test") as ``(inputs, targets)``; cached."""
+        check_option("split", split, SPLITS)
+        cache = self.__dict__.setdefault("_cache", {})
+        if split not in cache:
+            cache[split] = self._generate(split)
+        return cache[split]
+
+    def spec(self) -> dict:
+        """Primitive-only description from which `build_task` rebuilds this task."""
+        return {"name": self.name, **self.options}
+
+    def __repr__(self) -> str:
+        opts = ", ".join(f"{k}={v!r}" for k, v in self.options.items())
+        return f"{type(self).__name__}({opts})"
+
+
+def build_task(name: str, **options) -> Task:
+    """Build a registered task by name, e.g. ``build_task("digits", order="pixel")``."""
+    if name not in TASKS:
+        raise OptionError(f"invalid task={name!r}; allowed values: {', '.join(sorted(TASKS))}")
+    return TASKS[name](**options)
+
+
+def split_generator(seed: int, split: str) -> torch.Generator:
+    """A generator seeded per split so splits are independent and reproducible."""
+    return torch.Generator().manual_seed(int(seed) * 1000 + SPLITS.index(split))
