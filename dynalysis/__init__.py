@@ -18,4 +18,5 @@ from ._lyapunov import lyapunov_spectrum as lyapunov_spectrum
 from ._system import MapSystem as MapSystem
 from ._system import ModuleSystem as ModuleSystem
 from ._system import System as System
+from ._inputs import task_inputs as task_inputs
 from ._validate import zero_inputs as zero_inputs
