@@ -18,14 +18,16 @@ target_mode   loss             targets
 from __future__ import annotations
 
 import abc
+import math
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
-from .._errors import OptionError, check_option
+from .._errors import OptionError, check_option, check_positive_int
 
-__all__ = ["Task", "Split", "register_task", "build_task", "TASKS", "SPLITS"]
+__all__ = ["Task", "GeneratedTask", "Split", "register_task", "build_task", "split_generator",
+           "TASKS", "SPLITS"]
 
 TASKS: dict[str, type["Task"]] = {}
 SPLITS = ("train", "val", "test")
@@ -72,6 +74,11 @@ class Task(abc.ABC):
     def chance_loss(self) -> float:
         """Loss of the best input-independent predictor (the paper's chance baseline)."""
 
+    @property
+    def success_loss(self) -> float:
+        """Orhan & Pitkow's success criterion: a validation loss below half of `chance_loss`."""
+        return 0.5 * self.chance_loss
+
     def split(self, split: str = "train") -> Split:
         """The ``split`` ("train", "val" or "test") as ``(inputs, targets)``; cached."""
         check_option("split", split, SPLITS)
@@ -99,3 +106,41 @@ def build_task(name: str, **options) -> Task:
 def split_generator(seed: int, split: str) -> torch.Generator:
     """A generator seeded per split so splits are independent and reproducible."""
     return torch.Generator().manual_seed(int(seed) * 1000 + SPLITS.index(split))
+
+
+class GeneratedTask(Task):
+    """A task sampled from a seeded generator (no data files).
+
+    Subclasses call `_size_options` in ``__init__`` and implement `_sample`; split ``s`` holds
+    ``n_s`` samples drawn from ``split_generator(seed, s)``, so the three splits are
+    independent draws and every split is reproducible on its own.
+    """
+
+    @staticmethod
+    def _size_options(n_train: int, n_val: int, n_test: int, seed: int) -> dict:
+        return dict(n_train=check_positive_int("n_train", n_train),
+                    n_val=check_positive_int("n_val", n_val),
+                    n_test=check_positive_int("n_test", n_test),
+                    seed=check_positive_int("seed", seed, minimum=0))
+
+    @abc.abstractmethod
+    def _sample(self, n: int, generator: torch.Generator, split: str) -> Split:
+        """Draw ``n`` samples of ``split`` from ``generator``."""
+
+    def _generate(self, split: str) -> Split:
+        g = split_generator(self.options["seed"], split)
+        return self._sample(self.options[f"n_{split}"], g, split)
+
+
+def check_float(name: str, value, *, low: float | None = None,
+                high: float | None = None) -> float:
+    """Return ``value`` as a finite float in ``(low, high]``, else raise `OptionError`."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise OptionError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(v) or (low is not None and v <= low) or (high is not None and v > high):
+        lo = "" if low is None else f" > {low}"
+        hi = "" if high is None else f" and <= {high}"
+        raise OptionError(f"{name} must be a finite number{lo}{hi}, got {value!r}")
+    return v

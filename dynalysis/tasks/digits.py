@@ -6,12 +6,11 @@ through a fixed random permutation of the pixels (psMNIST-style). 1797 images ar
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
-from .._errors import OptionError, check_option
-from ._base import Split, Task, register_task
+from .._errors import check_positive_int
+from ._base import Split, register_task
+from ._images import ImageSequenceTask
 
 __all__ = ["DigitsTask"]
 
@@ -27,7 +26,7 @@ def _load_digits() -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @register_task("digits")
-class DigitsTask(Task):
+class DigitsTask(ImageSequenceTask):
     """Sequential digits classification.
 
     Parameters
@@ -39,30 +38,20 @@ class DigitsTask(Task):
     permutation_seed : int, default 0
     seed : int, default 0
         Seed of the train/val/test shuffle.
+
+    Notes
+    -----
+    ``inputs (n, T, d)`` float32 in ``[0, 1]`` (grey levels / 16), ``targets (n,)`` int64
+    digit classes; ``target_mode = "last"``, ``loss = "cross_entropy"``,
+    ``chance_loss = ln 10``. Split sizes: 1257 / 270 / 270.
     """
+
+    image_shape = (8, 8)
 
     def __init__(self, *, order: str = "pixel", permute: bool = False,
                  permutation_seed: int = 0, seed: int = 0):
-        check_option("order", order, ("pixel", "row"))
-        if permute and order != "pixel":
-            raise OptionError("permute=True needs order='pixel'")
-        self.options = dict(order=order, permute=bool(permute),
-                            permutation_seed=int(permutation_seed), seed=int(seed))
-        self.input_size, self.seq_len = (1, 64) if order == "pixel" else (8, 8)
-        self.output_size = 10
-        self.target_mode = "last"
-        self.loss = "cross_entropy"
-
-    @property
-    def chance_loss(self) -> float:
-        return math.log(10)
-
-    def permutation(self) -> torch.Tensor | None:
-        """The fixed pixel permutation (None when ``permute=False``)."""
-        if not self.options["permute"]:
-            return None
-        g = torch.Generator().manual_seed(self.options["permutation_seed"])
-        return torch.randperm(64, generator=g)
+        self.options = dict(**self._image_options(order, permute, permutation_seed),
+                            seed=check_positive_int("seed", seed, minimum=0))
 
     def _generate(self, split: str) -> Split:
         images, labels = _load_digits()
@@ -70,10 +59,4 @@ class DigitsTask(Task):
         order = torch.randperm(len(labels), generator=g)
         lo, hi = _FRACTIONS[split]
         idx = order[int(lo * len(order)): int(hi * len(order))]
-        x = images[idx]
-        if self.options["order"] == "pixel":
-            x = x.reshape(len(idx), 64, 1)
-            perm = self.permutation()
-            if perm is not None:
-                x = x[:, perm]
-        return Split(x.contiguous(), labels[idx])
+        return Split(self.to_sequences(images[idx]), labels[idx])
