@@ -1,3 +1,15 @@
-"""Recurrent networks (pure torch) shared by training and analysis."""
-from ._base import MODELS as MODELS, RecurrentNet as RecurrentNet, build_model as build_model
+"""Recurrent networks (pure torch) shared by training and analysis.
+
+Cells by name (`build_model`): "wcrnn" (`WCRNN`), "elman" (`Elman`), "lstm" (`LSTM`),
+"gru" (`GRU`), "linear" (`LinearRNN`). Initializers: `dynalysis.models.initializers`.
+"""
+from . import initializers as initializers
+from ._base import MODELS as MODELS
+from ._base import RecurrentNet as RecurrentNet
+from ._base import build_model as build_model
+from ._base import register_model as register_model
+from .elman import Elman as Elman
+from .gru import GRU as GRU
+from .linear import LinearRNN as LinearRNN
+from .lstm import LSTM as LSTM
 from .wcrnn import WCRNN as WCRNN

@@ -7,6 +7,7 @@ states ``(B, T, S)``, outputs ``(B, T, O)``.
 from __future__ import annotations
 
 import abc
+import math
 
 import torch
 from torch import Tensor, nn
@@ -55,6 +56,16 @@ class RecurrentNet(nn.Module, abc.ABC):
         self.output_size = int(output_size)
         self.out = nn.Linear(self.hidden_size, self.output_size) if output_size else None
 
+    def _init_readout(self, generator: torch.Generator | None) -> None:
+        """Redraw ``W_out, b_out ~ U(-1/√N, 1/√N)`` (torch's ``nn.Linear`` default) from
+        ``generator``, so that a cell's ``seed`` fixes every weight."""
+        if self.out is None:
+            return
+        bound = 1.0 / math.sqrt(self.hidden_size)
+        with torch.no_grad():
+            self.out.weight.uniform_(-bound, bound, generator=generator)
+            self.out.bias.uniform_(-bound, bound, generator=generator)
+
     # --- the step map -------------------------------------------------------------------
     @property
     def state_size(self) -> int:
@@ -91,11 +102,23 @@ class RecurrentNet(nn.Module, abc.ABC):
     def initial_state(self, batch: int, like: Tensor) -> Tensor:
         return torch.zeros(batch, self.state_size, dtype=like.dtype, device=like.device)
 
+    def hidden_states(self, x: Tensor, state: Tensor | None = None) -> Tensor:
+        """Hidden states ``(B, T, N)`` (what the readout sees) for inputs ``(B, T, d)``.
+
+        Equal to ``hidden(sequence(x, state))``; cells whose fused kernel yields only ``h``
+        (the LSTM) override it so that training never computes what it does not use.
+        """
+        return self.hidden(self.sequence(x, state))
+
     def forward(self, x: Tensor, state: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        """Return ``(outputs (B, T, O), states (B, T, S))``."""
-        states = self.sequence(x, state)
-        outputs = self.readout(states) if self.out is not None else states
-        return outputs, states
+        """Return ``(outputs (B, T, O), hidden states (B, T, N))`` (the training path).
+
+        Without a readout (``output_size = 0``) the outputs are the hidden states. The full
+        step-map states ``(B, T, S)`` (``[h, c]`` for the LSTM) come from `sequence`.
+        """
+        hidden = self.hidden_states(x, state)
+        outputs = self.readout(hidden) if self.out is not None else hidden
+        return outputs, hidden
 
     def spec(self) -> dict:
         """Primitive-only description from which `build_model` rebuilds this network."""

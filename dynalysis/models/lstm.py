@@ -1,0 +1,93 @@
+"""LSTM, trained on torch's fused ``nn.LSTM``; the step map reads the same weights.
+
+PyTorch's equations (gate order i, f, g, o in ``weight_ih_l0`` / ``weight_hh_l0``):
+
+    [i, f, g, o]_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh
+    c_t = σ(f) ⊙ c_{t-1} + σ(i) ⊙ tanh(g)
+    h_t = σ(o) ⊙ tanh(c_t)
+
+The step map's state is ``[h, c]`` (size ``2N``, SCIENCE.md conventions).
+"""
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from ._base import register_model
+from ._fused import FusedRecurrentNet
+
+__all__ = ["LSTM"]
+
+
+@register_model("lstm")
+class LSTM(FusedRecurrentNet):
+    """Long short-term memory (Hochreiter & Schmidhuber 1997) in PyTorch's formulation.
+
+    Parameters
+    ----------
+    input_size, hidden_size, output_size : int
+        ``input_size >= 1``.
+    init, init_options : default "default"
+        Initializer of each hidden-to-hidden block ``W_hi, W_hf, W_hg, W_ho`` (drawn
+        independently): "default" is torch's ``U(-1/√N, 1/√N)``; e.g. "eigen" (every gate
+        block), "orthogonal"; "mixed" (Orhan & Pitkow) puts a chain on the cell-candidate
+        block ``W_hg`` and the antisymmetric ramp ``c (j−i)/(N−1)`` on the gates, options
+        ``alpha``, ``beta``, ``ramp_scale`` (`initializers.mixed`).
+    input_init, input_init_options : default "default"
+        Initializer of each input block.
+    bias_init : {"uniform", "zeros"}, default "uniform"
+    seed : int, optional
+
+    Notes
+    -----
+    ``state_size = 2N``, state ``[h, c]``; `hidden` returns ``h``, the readout sees ``h``.
+    `recurrent_matrix` is None (the state is ``[h, c]`` and there are four gate blocks);
+    `gate_matrices` returns ``{"input", "forget", "cell", "output"}`` ``(N, N)`` blocks.
+    `hidden_states` (training) is the fused kernel alone; `sequence` adds the cell states
+    ``c_t``, recovered from the gates in one batched product and a running sum over time.
+    The step map has no hand-written Jacobian: analyses use forward-mode `torch.func`.
+    """
+
+    gate_names = ("input", "forget", "cell", "output")
+    mixed_cell = "lstm"
+    exclude_inits = ("wcrnn",)
+
+    def _make_rnn(self) -> nn.Module:
+        return nn.LSTM(self.input_size, self.hidden_size, batch_first=True)
+
+    @property
+    def state_size(self) -> int:
+        return 2 * self.hidden_size
+
+    def step(self, state: Tensor, x: Tensor) -> Tensor:
+        xa, ha = self._preactivation_parts(state, x)
+        i, f, g, o = (xa + ha).chunk(4, -1)
+        c = torch.sigmoid(f) * state[..., self.hidden_size:] + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return torch.cat([h, c], -1)
+
+    def _hc0(self, x: Tensor, state: Tensor | None) -> tuple[Tensor, Tensor]:
+        if state is None:
+            zero = x.new_zeros(1, x.shape[0], self.hidden_size)
+            return zero, zero
+        return self._h0(x, state), state[..., self.hidden_size:].unsqueeze(0).contiguous()
+
+    def hidden_states(self, x: Tensor, state: Tensor | None = None) -> Tensor:
+        """``h_t`` for all steps ``(B, T, N)`` from the fused kernel (the training path)."""
+        return self.rnn(x, self._hc0(x, state))[0]
+
+    def sequence(self, x: Tensor, state: Tensor | None = None) -> Tensor:
+        """All states ``[h_t, c_t]`` ``(B, T, 2N)``."""
+        h0, c0 = self._hc0(x, state)
+        H = self.rnn(x, (h0, c0))[0]
+        h_prev = torch.cat([h0.transpose(0, 1), H[:, :-1]], 1)  # (B, T, N)
+        r = self.rnn
+        pre = (nn.functional.linear(x, r.weight_ih_l0, r.bias_ih_l0)
+               + nn.functional.linear(h_prev, r.weight_hh_l0, r.bias_hh_l0))
+        i, f, g, o = pre.chunk(4, -1)
+        forget, write = torch.sigmoid(f), torch.sigmoid(i) * torch.tanh(g)
+        c, cells = c0[0], []
+        for t in range(x.shape[1]):
+            c = forget[:, t] * c + write[:, t]
+            cells.append(c)
+        return torch.cat([H, torch.stack(cells, 1)], -1)
