@@ -147,6 +147,23 @@ def test_wcrnn_jacobian_tends_to_residual_as_epsilon_vanishes(residual, extra):
         assert (J - R).abs().max() <= eps * net.W.abs().max()
 
 
+@pytest.mark.parametrize("options", [
+    {"residual": "rotational", "residual_scale": 0.95, "frequencies": [0.3, 1.0, 2.0]},
+    {"residual": "heterogeneous", "scale_range": [0.6, 1.0]},
+    {"residual": "heterogeneous", "memory_time_range": [2.0, 30.0]},
+])
+def test_wcrnn_lyapunov_spectrum_approaches_log_residual_eigenvalues(options):
+    """SCIENCE.md §1: with ε = 1e-3 the spectrum matches ln|eig(R)| (sorted) to ~1e-2."""
+    import dynalysis
+
+    net = make("wcrnn", {"epsilon": 1e-3, **options})
+    system = ModuleSystem(net)
+    inputs = torch.randn(2, 400, D_IN, generator=torch.Generator().manual_seed(0))
+    ds = dynalysis.lyapunov_spectrum(system, inputs, transient=50)
+    expected = np.sort(np.log(np.abs(np.linalg.eigvals(net.residual_matrix().double().numpy()))))[::-1]
+    np.testing.assert_allclose(ds["exponent"].values, expected, atol=1e-2)
+
+
 def test_wcrnn_rotational_residual_has_requested_spectrum():
     net = make("wcrnn", {"residual": "rotational", "residual_scale": 0.97,
                          "frequencies": 2 * math.pi / 8})

@@ -34,8 +34,11 @@ class RecurrentNet(nn.Module, abc.ABC):
     """A recurrent network with a linear readout.
 
     Subclasses implement `step` (one step, used by analyses) and may override `sequence`
-    (all steps, used for training; fused kernels where torch has them). The two must agree:
-    the contract test checks ``sequence`` against repeated ``step`` calls to 1e-5.
+    (all states) and `hidden_states` (the hidden part only, what `forward` trains on; fused
+    kernels where torch has them). All must agree: the contract test checks them against
+    repeated ``step`` calls to 1e-5 for every cell. Cells with an analytic Jacobian product
+    also define ``tangent_step(state, x, Q) -> (next_state, J Q)``; `dynalysis.ModuleSystem`
+    falls back to `torch.func` for the others.
 
     Parameters
     ----------

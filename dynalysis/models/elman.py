@@ -40,7 +40,8 @@ class Elman(FusedRecurrentNet):
     bias_init : {"uniform", "zeros"}, default "uniform"
         Both ``b_ih`` and ``b_hh``.
     seed : int, optional
-        Seed of the initialisation (``W_hh``, ``W_ih``, ``b_ih``, ``b_hh`` in this order).
+        Seed of the initialisation (``W_hh``, ``W_ih``, ``b_ih``, ``b_hh``, readout, in this
+        order).
 
     Notes
     -----
@@ -95,7 +96,7 @@ class Elman(FusedRecurrentNet):
         r = self.rnn
         drive = nn.functional.linear(x, r.weight_ih_l0, r.bias_ih_l0 + r.bias_hh_l0)
         h, Wt, states = h0[0], r.weight_hh_l0.T, []
-        for t in range(x.shape[1]):
-            h = nn.functional.elu(h @ Wt + drive[:, t])
+        for d_t in drive.unbind(1):  # unbind, not drive[:, t]: one gradient buffer, not T
+            h = nn.functional.elu(h @ Wt + d_t)
             states.append(h)
         return torch.stack(states, 1)

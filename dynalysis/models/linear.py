@@ -101,12 +101,11 @@ class LinearRNN(RecurrentNet):
         return self.step(state, x), torch.matmul(self.A, tangents)
 
     def sequence(self, x: Tensor, state: Tensor | None = None) -> Tensor:
-        B, T, _ = x.shape
-        h = self.initial_state(B, x) if state is None else state
+        h = self.initial_state(x.shape[0], x) if state is None else state
         drive = x @ self.B.T  # all input projections in one product
         At, states = self.A.T, []
-        for t in range(T):
-            h = h @ At + drive[:, t]
+        for d_t in drive.unbind(1):  # unbind, not drive[:, t]: one gradient buffer, not T
+            h = h @ At + d_t
             states.append(h)
         return torch.stack(states, 1)
 

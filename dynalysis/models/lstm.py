@@ -87,7 +87,7 @@ class LSTM(FusedRecurrentNet):
         i, f, g, o = pre.chunk(4, -1)
         forget, write = torch.sigmoid(f), torch.sigmoid(i) * torch.tanh(g)
         c, cells = c0[0], []
-        for t in range(x.shape[1]):
-            c = forget[:, t] * c + write[:, t]
+        for f_t, w_t in zip(forget.unbind(1), write.unbind(1)):
+            c = f_t * c + w_t
             cells.append(c)
         return torch.cat([H, torch.stack(cells, 1)], -1)
