@@ -69,7 +69,7 @@ class WCRNN(RecurrentNet):
     input_init, input_init_options : default "default" (``V ~ N(0, 1/d)``, "normal")
     bias_init : {"zeros", "uniform"}, default "zeros"
     seed : int, optional
-        Seed of the initialisation (``W``, then ``V``, ``b``, then the residual's draws).
+        Seed of the initialisation (``W``, ``V``, ``b``, the residual's draws, the readout).
 
     Notes
     -----
