@@ -54,12 +54,21 @@ class SequenceModel(pl.LightningModule):
         self.net = build_model(cell, input_size=input_size, hidden_size=hidden_size,
                                output_size=output_size, **(cell_options or {}))
         self.classify = loss == "cross_entropy"
-        if self.classify:
-            make = lambda: torchmetrics.classification.MulticlassAccuracy(output_size, average="micro")  # noqa: E731
-        else:
-            make = torchmetrics.MeanSquaredError
-        self.metrics = torch.nn.ModuleDict({s: make() for s in ("train_", "val_", "test_")})
+        self.metrics = torch.nn.ModuleDict({s: self._default_metric() for s in ("train_", "val_", "test_")})
         self.metric_name = "acc" if self.classify else "mse"
+
+    def _default_metric(self) -> torchmetrics.Metric:
+        if self.classify:
+            return torchmetrics.classification.MulticlassAccuracy(self.hparams.output_size, average="micro")
+        return torchmetrics.MeanSquaredError()
+
+    def setup(self, stage: str) -> None:
+        """Take the task's own metric when the data module offers one (e.g. copy-task accuracy
+        on the recall steps only, where per-step accuracy over all steps says nothing)."""
+        dm = getattr(self.trainer, "datamodule", None)
+        make = getattr(dm, "make_metric", None)
+        if make is not None:
+            self.metrics = torch.nn.ModuleDict({s: make() for s in ("train_", "val_", "test_")})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Outputs ``(B, O)`` (``target_mode="last"``) or ``(B, T, O)`` (``"sequence"``)."""
