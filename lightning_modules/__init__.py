@@ -8,3 +8,5 @@ from .data import MNISTDataModule as MNISTDataModule
 from .data import TaskDataModule as TaskDataModule
 from .data import TomitaDataModule as TomitaDataModule
 from .model import SequenceModel as SequenceModel
+from .train import RunResult as RunResult
+from .train import train_run as train_run
