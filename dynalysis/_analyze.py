@@ -22,8 +22,50 @@ def _lyapunov(system, inputs, opts):
                              progress=opts.progress)
 
 
+def _jacobian(system, inputs, opts):
+    from ._jacobian import jacobian_eigenvalues
+
+    every = max(1, (inputs.shape[1] - opts.transient) // 100)  # about 100 samples per trajectory
+    return jacobian_eigenvalues(system, inputs, every=every, transient=opts.transient,
+                                dtype=opts.dtype, progress=opts.progress)
+
+
+def _fixed_points(system, inputs, opts):
+    from ._fixed_points import find_fixed_points
+
+    return find_fixed_points(system, inputs, transient=opts.transient, seed=opts.seed, dtype=opts.dtype)
+
+
+def _nonnormality(system, inputs, opts):
+    import xarray as xr
+
+    from ._nonnormality import nonnormality
+
+    if system.recurrent_matrix() is not None:
+        return nonnormality(system, seed=opts.seed)
+    ds = xr.Dataset({"has_recurrent_matrix": ((), 0)})
+    ds["has_recurrent_matrix"].attrs.update(long_name="the model has a recurrent weight matrix", units="1")
+    ds.attrs.update(analysis="nonnormality", note=f"{type(system).__name__} has no single recurrent "
+                    "weight matrix (e.g. a gated cell): non-normality measures were not computed")
+    return ds
+
+
+def _memory(system, inputs, opts):
+    from ._memory_analysis import memory_analysis
+
+    return memory_analysis(system, inputs, max_lag=opts.max_lag, seed=opts.seed, dtype=opts.dtype)
+
+
 ANALYSES: dict[str, tuple] = {
     "lyapunov": (_lyapunov, "Lyapunov spectrum (QR method) along the driven trajectories"),
+    "jacobian": (_jacobian, "eigen- and singular values of the state Jacobian along the trajectories "
+                 "and of the recurrent matrix"),
+    "fixed_points": (_fixed_points, "fixed and slow points at zero input, with Jacobian eigenvalues "
+                     "and stability"),
+    "nonnormality": (_nonnormality, "Henrici departure from normality, transient growth and the "
+                     "chain-motif profile of the recurrent matrix"),
+    "memory": (_memory, "memory kernel dy_T/dx_{T-j}, linear memory capacity and the Fisher memory "
+               "curve of the linearisation"),
 }
 
 

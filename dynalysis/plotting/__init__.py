@@ -1,10 +1,21 @@
 """Figures for every analysis: ``PLOTTERS[analysis](dataset, out_dir) -> [png paths]``."""
 from __future__ import annotations
 
+from .fixed_points import plot_fixed_points as plot_fixed_points
+from .jacobian import plot_jacobian as plot_jacobian
 from .lyapunov import plot_lyapunov as plot_lyapunov
+from .memory import plot_memory as plot_memory
+from .nonnormality import plot_nonnormality as plot_nonnormality
 
 PLOTTERS = {
     "lyapunov": plot_lyapunov,
+    "jacobian": plot_jacobian,
+    "fixed_points": plot_fixed_points,
+    "nonnormality": plot_nonnormality,
+    "memory": plot_memory,
+    "memory_kernel": plot_memory,
+    "memory_capacity": plot_memory,
+    "fisher_memory": plot_memory,
 }
 
 
