@@ -178,6 +178,13 @@ def test_capacity_uses_the_requested_input_channel():
     assert float(dynalysis.memory_capacity(sys_, max_lag=5, input_channel=0).memory_capacity) < 0.2
 
 
+def test_capacity_of_an_exploding_map_warns():
+    sys_ = dynalysis.MapSystem(lambda h, x: 1.5 * h + x, 2, 1)
+    with pytest.warns(RuntimeWarning, match="grow without bound"):
+        ds = dynalysis.memory_capacity(sys_, max_lag=3, steps=400)
+    assert np.isfinite(ds.capacity.values).all()
+
+
 @pytest.mark.parametrize("kwargs", [{"distribution": "cauchy"}, {"input_channel": 1}, {"ridge": 0.0},
                                     {"train_fraction": 1.0}, {"steps": 1}, {"input_scale": -1.0}])
 def test_capacity_invalid_options(kwargs):
