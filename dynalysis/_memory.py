@@ -25,6 +25,26 @@ from ._validate import as_initial_state, as_inputs, resolve_dtype
 __all__ = ["memory_kernel"]
 
 
+def efolding_lag(norms) -> float:
+    """First lag, after the peak, where ``norms`` falls below ``peak / e`` (log-linear interpolation).
+
+    A memory time in steps: ``−1/ln λ`` for a kernel ``λ^j``; NaN when the kernel has not
+    decayed that far within the lags given.
+
+    >>> round(efolding_lag(0.9 ** np.arange(40)), 2), round(float(-1 / np.log(0.9)), 2)
+    (9.49, 9.49)
+    """
+    k = np.asarray(norms, dtype=float)
+    peak = int(np.argmax(k))
+    target = k[peak] / np.e
+    below = np.nonzero(k[peak:] < target)[0]
+    if k[peak] <= 0 or below.size == 0:
+        return float("nan")
+    j = peak + int(below[0])
+    a, b = np.log(k[j - 1]), np.log(max(k[j], 1e-300))
+    return float(j - 1 + (a - np.log(target)) / (a - b))
+
+
 def memory_kernel(system: System, inputs, *, max_lag: int, initial_state=None,
                   dtype=torch.float64, device=None) -> xr.Dataset:
     """Sensitivity (memory) kernel ``∂y_T/∂x_{T−j}`` averaged over trajectories.
@@ -101,6 +121,7 @@ def memory_kernel(system: System, inputs, *, max_lag: int, initial_state=None,
             "kernel": (("lag", "output", "input"), per_traj.mean(0)),
             "kernel_std": (("lag", "output", "input"), per_traj.std(0)),
             "kernel_norm": ("lag", np.linalg.norm(per_traj, axis=(2, 3)).mean(0)),
+            "memory_time": ((), efolding_lag(np.linalg.norm(per_traj, axis=(2, 3)).mean(0))),
         },
         coords={"lag": np.arange(L + 1), "output": np.arange(O), "input": np.arange(d)},
     )
@@ -108,6 +129,7 @@ def memory_kernel(system: System, inputs, *, max_lag: int, initial_state=None,
         "kernel": ("memory kernel dy_T/dx_{T-j} (mean over trajectories)", "1"),
         "kernel_std": ("standard deviation of the kernel across trajectories", "1"),
         "kernel_norm": ("Frobenius norm of the kernel at each lag (mean over trajectories)", "1"),
+        "memory_time": ("e-folding lag of the kernel norm after its peak (NaN: beyond max_lag)", "step"),
         "lag": ("lag j (input x_{T-j} to output y_T)", "step"),
         "output": ("output dimension (state dimension when the system has no readout)", "1"),
         "input": ("input dimension", "1"),

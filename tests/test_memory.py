@@ -216,3 +216,13 @@ def test_linearisation_of_a_tanh_network_at_rest():
     gain = 1 - torch.tanh(b) ** 2
     np.testing.assert_allclose(A, (gain[:, None] * W).numpy(), atol=1e-14)
     np.testing.assert_allclose(v, (2 * gain).numpy(), atol=1e-14)
+
+
+def test_memory_time_is_the_e_folding_lag_of_a_scalar_linear_map():
+    """For h ← λh + x with readout h the kernel is λ^j, so the memory time is −1/ln λ."""
+    lam = 0.8
+    lin = dynalysis.MapSystem(lambda h, x: lam * h + x, 1, 1, readout=lambda h: h)
+    ds = dynalysis.memory_kernel(lin, torch.randn(2, 40, 1, dtype=torch.float64), max_lag=30)
+    assert abs(float(ds.memory_time) - (-1 / np.log(lam))) < 1e-9
+    short = dynalysis.memory_kernel(lin, torch.randn(2, 40, 1, dtype=torch.float64), max_lag=3)
+    assert np.isnan(float(short.memory_time))  # 0.8^3 = 0.51 > 1/e: not decayed within 3 lags

@@ -23,8 +23,8 @@ def _summary(results: Path, test_metrics: dict) -> dict:
         mem = open_results(results, group="memory")
         if "memory_time" in mem:
             out["memory_time_steps"] = float(mem["memory_time"])
-        if "memory_capacity_total" in mem:
-            out["memory_capacity"] = float(mem["memory_capacity_total"])
+        if "memory_capacity" in mem:
+            out["memory_capacity"] = float(mem["memory_capacity"])
     return out
 
 
