@@ -29,34 +29,41 @@ STABILITY = ("stable", "marginal", "unstable")
 KIND = ("fixed", "slow")
 
 
-def _levenberg_marquardt(sys_, h, x, *, max_iter, tol):
-    """Minimise ``q`` from every row of ``h (n, S)`` at once; return ``(h, q)``."""
+def _levenberg_marquardt(sys_, h, x, *, max_iter):
+    """Minimise ``q`` from every row of ``h (n, S)`` at once; return ``(h, q)``.
+
+    Rows stop when q is 0, the damping saturates, or a step no longer improves q (relative
+    1e-12); each iteration works on the rows still running.
+    """
     n, S = h.shape
     eye = torch.eye(S, dtype=h.dtype, device=h.device)
 
-    def q_of(state):
-        G = sys_.step(state, x) - state
+    def q_of(state, xs):
+        G = sys_.step(state, xs) - state
         q = 0.5 * (G * G).sum(1)
         return G, torch.where(torch.isfinite(q), q, torch.full_like(q, float("inf")))
 
-    G, q = q_of(h)
+    G, q = q_of(h, x)
     mu = torch.full((n,), 1e-3, dtype=h.dtype, device=h.device)
+    active = torch.arange(n, device=h.device)
     with torch.no_grad():
         for _ in range(max_iter):
-            A = sys_.jacobian(h, x) - eye
+            ha, Ga, qa, xa = h[active], G[active], q[active], x[active]
+            A = sys_.jacobian(ha, xa) - eye
             At = A.transpose(1, 2)
-            grad = (At @ G.unsqueeze(-1)).squeeze(-1)
-            lhs = At @ A + mu[:, None, None] * eye
-            delta = -torch.linalg.solve(lhs, grad)
-            G_new, q_new = q_of(h + delta)
-            accept = q_new < q
-            h = torch.where(accept[:, None], h + delta, h)
-            G = torch.where(accept[:, None], G_new, G)
-            q = torch.where(accept, q_new, q)
-            mu = torch.where(accept, mu / 3, mu * 4).clamp(1e-12, 1e12)
-            small_step = delta.norm(dim=1) <= 1e-14 * (1 + h.norm(dim=1))
-            done = (q == 0) | (mu >= 1e12) | (accept & small_step)
-            if bool(done.all()):
+            grad = (At @ Ga.unsqueeze(-1)).squeeze(-1)
+            delta = -torch.linalg.solve(At @ A + mu[active, None, None] * eye, grad)
+            G_new, q_new = q_of(ha + delta, xa)
+            accept = q_new < qa
+            stalled = accept & (qa - q_new <= 1e-12 * qa)  # converged, or creeping along a plateau
+            small_step = accept & (delta.norm(dim=1) <= 1e-14 * (1 + ha.norm(dim=1)))
+            h[active] = torch.where(accept[:, None], ha + delta, ha)
+            G[active] = torch.where(accept[:, None], G_new, Ga)
+            q[active] = torch.where(accept, q_new, qa)
+            mu[active] = torch.where(accept, mu[active] / 3, mu[active] * 4).clamp(1e-12, 1e12)
+            done = (q[active] == 0) | (mu[active] >= 1e12) | stalled | small_step
+            active = active[~done]
+            if active.numel() == 0:
                 break
     return h, q
 
@@ -179,7 +186,7 @@ def find_fixed_points(system: System, inputs=None, *, constant_input=None, start
                                          initial_fraction=initial_fraction, transient=transient,
                                          seed=seed, dtype=dtype, device=device)
     n = h0.shape[0]
-    h, q = _levenberg_marquardt(sys_, h0, x_star.expand(n, -1), max_iter=max_iter, tol=tol)
+    h, q = _levenberg_marquardt(sys_, h0.clone(), x_star.expand(n, -1), max_iter=max_iter)
     h_np, q_np = h.cpu().numpy(), q.cpu().numpy()
     keep = np.nonzero(q_np < slow_tol)[0]
     reps, labels = _dedupe(h_np[keep], q_np[keep], dedupe_tol)
