@@ -104,3 +104,11 @@ def test_unreadable_files_are_clear_errors(tmp_path, content):
     path.write_bytes(content)
     with pytest.raises(ResultsFileError):
         dynalysis.open_results(path)
+
+
+def test_decoded_complex_variables_keep_their_attributes_but_not_the_marker(tmp_path):
+    ds = xr.Dataset({"e": ("i", np.array([1 + 2j, 3 - 1j]))})
+    ds.e.attrs.update(long_name="eigenvalue", units="1")
+    dynalysis.save_results(ds, tmp_path / "c.nc")
+    back = dynalysis.open_results(tmp_path / "c.nc")
+    assert back.e.attrs == {"long_name": "eigenvalue", "units": "1"}
