@@ -7,22 +7,25 @@ network from the primitive-only ``checkpoint["dynalysis"]`` record.
 from __future__ import annotations
 
 import os
-import pickle
 import zipfile
 from pathlib import Path
 
 import torch
 
-from ._errors import CheckpointError, DynalysisError
+from ._errors import CheckpointError, first_line
 from ._system import ModuleSystem
 
-__all__ = ["load_checkpoint", "read_checkpoint_record", "find_checkpoints"]
+__all__ = ["load_checkpoint", "read_checkpoint_record", "find_checkpoints", "find_last_checkpoint"]
 
 SUPPORTED_FORMATS = (1,)
 
 
 def read_checkpoint_record(path: str | os.PathLike) -> tuple[dict, dict]:
-    """Return ``(record, state_dict)`` of a dynalysis checkpoint, or raise `CheckpointError`."""
+    """Return ``(record, state_dict)`` of a dynalysis checkpoint, or raise `CheckpointError`.
+
+    The zip container's CRC-32 checksums are verified before anything is unpickled, so a
+    damaged file is an error rather than a network with silently altered weights.
+    """
     path = Path(path)
     if not path.exists():
         raise CheckpointError(f"{path}: no such checkpoint file")
@@ -31,17 +34,18 @@ def read_checkpoint_record(path: str | os.PathLike) -> tuple[dict, dict]:
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path} is empty (an interrupted save?); use another checkpoint")
     try:
+        _check_zip(path)
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, zipfile.BadZipFile, EOFError, RuntimeError, ValueError,
-            OSError, KeyError, IndexError, TypeError, AttributeError, UnicodeDecodeError,
-            MemoryError, OverflowError) as e:
-        msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
-        raise CheckpointError(f"{path} is corrupt or not a torch checkpoint ({msg})") from None
+    except CheckpointError:
+        raise
+    except Exception as e:  # torch.load fails on damaged files with many exception types
+        raise CheckpointError(f"{path} is corrupt or not a torch checkpoint ({first_line(e)}); "
+                              "use another checkpoint or re-train") from None
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{path} holds a {type(ckpt).__name__}, not a Lightning checkpoint")
     record = ckpt.get("dynalysis")
     if record is None:
-        if "state_dict" not in ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+        if "state_dict" not in ckpt and ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
             raise CheckpointError(f"{path} is a plain state_dict without the model description; "
                                   "save checkpoints by training with `python cli.py fit`")
         raise CheckpointError(f"{path} is not a dynalysis checkpoint (no 'dynalysis' record); "
@@ -51,9 +55,22 @@ def read_checkpoint_record(path: str | os.PathLike) -> tuple[dict, dict]:
                               f"{record.get('format_version') if isinstance(record, dict) else '?'}); "
                               f"this version reads formats {SUPPORTED_FORMATS}")
     state = ckpt.get("state_dict")
-    if not isinstance(state, dict) or "model" not in record:
+    model = record.get("model")
+    if not isinstance(state, dict) or not isinstance(model, dict) or not isinstance(model.get("cell"), str):
         raise CheckpointError(f"{path} lacks its state_dict or model description")
+    record = {**record, "epoch": ckpt.get("epoch"), "global_step": ckpt.get("global_step")}
     return record, state
+
+
+def _check_zip(path: Path) -> None:
+    """Verify the CRC-32 of every member of a zip-format torch checkpoint."""
+    if not zipfile.is_zipfile(path):
+        return  # torch's legacy format: torch.load checks what it can
+    with zipfile.ZipFile(path) as zf:
+        bad = zf.testzip()
+    if bad is not None:
+        raise CheckpointError(f"{path} is corrupt (checksum mismatch in {bad!r}); "
+                              "use another checkpoint or re-train")
 
 
 def load_checkpoint(path: str | os.PathLike, *, dtype: torch.dtype | None = None,
@@ -79,43 +96,66 @@ def load_checkpoint(path: str | os.PathLike, *, dtype: torch.dtype | None = None
     CheckpointError
         Missing, empty, corrupt or foreign files, with a one-line reason.
     """
-    from .models import build_model
+    from .models import MODELS, build_model
 
     record, state = read_checkpoint_record(path)
     spec = dict(record["model"])
-    prefix = record.get("state_dict_prefix", "net.")
+    cell = spec.pop("cell")
+    if cell not in MODELS:
+        raise CheckpointError(f"{path}: model class {cell!r} does not exist in this dynalysis "
+                              f"(available: {', '.join(sorted(MODELS))}); load it with the version "
+                              "that trained it, or register the cell with dynalysis.models.register_model")
     try:
-        net = build_model(spec.pop("cell"), **spec)
-    except (DynalysisError, TypeError, KeyError) as e:
-        raise CheckpointError(f"{path}: cannot rebuild model {record['model'].get('cell')!r} "
-                              f"({e}); was it written by another dynalysis version?") from None
-    weights = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+        net = build_model(cell, **spec)
+    except Exception as e:  # options of another version, or a damaged record
+        raise CheckpointError(f"{path}: cannot rebuild model {cell!r} ({first_line(e)}); "
+                              "was it written by another dynalysis version?") from None
+    prefix = record.get("state_dict_prefix", "net.")
+    weights = {k[len(prefix):]: v for k, v in state.items() if isinstance(k, str) and k.startswith(prefix)}
     try:
         net.load_state_dict(weights)
-    except RuntimeError as e:
-        first = str(e).strip().splitlines()[0]
-        raise CheckpointError(f"{path}: weights do not fit the model description ({first})") from None
+    except Exception as e:
+        raise CheckpointError(f"{path}: weights do not fit the model description "
+                              f"({first_line(e)})") from None
     if dtype is not None or device is not None:
         net = net.to(dtype=dtype, device=device)
     meta = {"checkpoint": str(Path(path).resolve()), "model": record["model"],
-            "task": record.get("task"), "training": record.get("training")}
+            "task": record.get("task"), "training": record.get("training"),
+            "epoch": record["epoch"], "global_step": record["global_step"]}
     return ModuleSystem(net, meta)
 
 
 def find_checkpoints(paths) -> list[Path]:
-    """Expand files, folders (recursively) and glob patterns into a sorted list of ``.ckpt`` files."""
-    import glob
+    """Expand files, folders (recursively) and glob patterns into a sorted list of ``.ckpt`` files.
 
-    out: list[Path] = []
-    for p in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
-        p = str(p)
-        if any(c in p for c in "*?["):
-            out += [Path(m) for m in glob.glob(p, recursive=True)]
-        elif Path(p).is_dir():
-            found = sorted(Path(p).rglob("*.ckpt"))
-            if not found:
-                raise CheckpointError(f"{p} contains no .ckpt files")
-            out += found
-        else:
-            out.append(Path(p))
-    return sorted(dict.fromkeys(out))
+    Explicit files are kept as given (a missing one is reported when it is loaded); folders
+    contribute every ``*.ckpt`` below them; ``**`` in a pattern spans folders. Files reached
+    twice (e.g. a ``last.ckpt`` symlink next to its target) appear once.
+
+    Raises
+    ------
+    CheckpointError
+        A folder without checkpoints or a pattern that matches no file.
+    """
+    from ._paths import expand_paths
+
+    return expand_paths(paths, suffix=".ckpt", error=CheckpointError,
+                        hint="; train with `python cli.py fit` first, or check the path")
+
+
+def find_last_checkpoint(root) -> Path | None:
+    """The checkpoint to resume training from: the newest ``last*.ckpt`` below ``root``, else the
+    newest ``*.ckpt`` (Lightning's default callback keeps only the latest epoch's), else None.
+
+    Lightning itself looks for ``last.ckpt`` only in the current run's version folder, which is
+    new on every call; this searches every version folder of ``root``
+    (``trainer.default_root_dir``).
+    """
+    root = Path(root)
+    if not root.is_dir():
+        return None
+    for pattern in ("last*.ckpt", "*.ckpt"):
+        found = [p for p in root.rglob(pattern) if p.is_file()]
+        if found:
+            return max(found, key=lambda p: (p.stat().st_mtime_ns, str(p)))
+    return None

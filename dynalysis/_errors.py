@@ -5,7 +5,8 @@ message on one line and exits non-zero without a traceback. Anything else is a b
 """
 from __future__ import annotations
 
-__all__ = ["DynalysisError", "CheckpointError", "ResultsFileError", "check_option"]
+__all__ = ["DynalysisError", "CheckpointError", "ResultsFileError", "OptionError", "check_option",
+           "check_positive_int", "first_line"]
 
 
 class DynalysisError(Exception):
@@ -22,6 +23,12 @@ class ResultsFileError(DynalysisError, ValueError):
 
 class OptionError(DynalysisError, ValueError):
     """An option has an invalid value; the message names it and the allowed values."""
+
+
+def first_line(error: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (its type name if empty), for one-line errors."""
+    text = str(error).strip()
+    return text.splitlines()[0][:limit] if text else type(error).__name__
 
 
 def check_option(name: str, value, allowed) -> None:

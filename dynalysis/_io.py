@@ -7,24 +7,33 @@ opens with plain ``xarray.open_dataset(path, group=NAME)``.
 Complex variables are stored as real arrays with a trailing dimension ``complex`` of length 2
 (coordinate ``["real", "imag"]``) and the attribute ``dynalysis_complex = 1``;
 `open_results` turns them back into complex arrays. Plain xarray readers see real/imag parts.
+
+Integrity. Every group carries ``dynalysis_checksum``: a SHA-256 of its dimensions, variables
+(raw bytes as stored) and attributes (all but ``history`` and the checksum itself), computed
+from the finished temporary file before it is renamed into place. `open_results` and
+`verify_results` recompute it, so a file damaged on disk is an error, never silently different
+numbers.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import os
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 import xarray as xr
 
-from ._errors import ResultsFileError
+from ._errors import DynalysisError, ResultsFileError, first_line
 
-__all__ = ["save_results", "open_results", "result_groups"]
+__all__ = ["save_results", "open_results", "result_groups", "verify_results"]
 
 _COMPLEX_DIM = "complex"
 _COMPRESS_ABOVE = 1024  # elements
+_CHECKSUM = "dynalysis_checksum"
+_UNCHECKED_ATTRS = (_CHECKSUM, "history")  # history may be appended to by other tools (NCO)
 
 
 def _encode(ds: xr.Dataset) -> tuple[xr.Dataset, dict]:
@@ -74,7 +83,9 @@ def _decode(ds: xr.Dataset) -> xr.Dataset:
         if var.attrs.get("dynalysis_complex") and _COMPLEX_DIM in var.dims:
             values = var.sel({_COMPLEX_DIM: "real"}) + 1j * var.sel({_COMPLEX_DIM: "imag"})
             attrs = {k: v for k, v in var.attrs.items() if k != "dynalysis_complex"}
-            ds[name] = values.drop_vars(_COMPLEX_DIM, errors="ignore").assign_attrs(attrs)
+            values = values.drop_vars(_COMPLEX_DIM, errors="ignore")
+            values.attrs = attrs  # replace, not merge: the marker must not survive decoding
+            ds[name] = values
     if _COMPLEX_DIM in ds.dims and not any(_COMPLEX_DIM in ds[v].dims for v in ds.data_vars):
         ds = ds.drop_dims(_COMPLEX_DIM)
     return ds
@@ -82,7 +93,7 @@ def _decode(ds: xr.Dataset) -> xr.Dataset:
 
 def save_results(results: xr.Dataset | Mapping[str, xr.Dataset], path: str | os.PathLike, *,
                  overwrite: bool = False, attrs: Mapping | None = None) -> Path:
-    """Write results to NetCDF-4, atomically.
+    """Write results to NetCDF-4, atomically, with a checksum per group.
 
     Parameters
     ----------
@@ -90,31 +101,29 @@ def save_results(results: xr.Dataset | Mapping[str, xr.Dataset], path: str | os.
         One analysis (written to the root group) or several (one group each).
     path : path-like
     overwrite : bool, default False
-        Replace an existing file. Without it an existing file is never touched.
+        Replace an existing file. Without it an existing file is never touched, even when
+        another process creates it while this one writes.
     attrs : mapping, optional
         Extra global attributes for the root group (e.g. shared provenance).
 
     Returns
     -------
     pathlib.Path
-        The written file. The data go to a temporary file in the same folder first and are
-        renamed into place only when complete, so an interrupted write never leaves a
-        half-written or clobbered result.
+        The written file. The data go to a hidden temporary file in the same folder first
+        (``.NAME.<random>.tmp``), are checksummed and flushed to disk, and are renamed into place
+        only when complete, so an interrupted write never leaves a half-written or clobbered
+        result (a killed process may leave the hidden temporary file behind; delete it freely).
     """
     path = Path(path)
     if path.exists() and not overwrite:
         raise ResultsFileError(f"{path} already exists; pass overwrite=True (CLI: --overwrite) to replace it")
-    if not path.parent.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
     groups = {None: results} if isinstance(results, xr.Dataset) else dict(results)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
     try:
-        root = xr.Dataset(attrs=dict(attrs or {}))
         if None not in groups:
-            root.attrs["groups"] = ",".join(groups)
-            enc_root, enc = _encode(root)
-            enc_root.to_netcdf(tmp, mode="w", engine="netcdf4", format="NETCDF4")
+            root = xr.Dataset(attrs={**dict(attrs or {}), "groups": ",".join(groups)})
+            _encode(root)[0].to_netcdf(tmp, mode="w", engine="netcdf4", format="NETCDF4")
         mode = "w" if None in groups else "a"
         for name, ds in groups.items():
             if name is None and attrs:
@@ -122,11 +131,142 @@ def save_results(results: xr.Dataset | Mapping[str, xr.Dataset], path: str | os.
             enc_ds, enc = _encode(ds)
             enc_ds.to_netcdf(tmp, mode=mode, group=name, engine="netcdf4", format="NETCDF4", encoding=enc)
             mode = "a"
-        os.replace(tmp, path)
+        _write_checksums(tmp)
+        _fsync(tmp)
+        _publish(tmp, path, overwrite=overwrite)
+        _fsync(path.parent)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _publish(tmp: Path, path: Path, *, overwrite: bool) -> None:
+    """Rename ``tmp`` to ``path``; without ``overwrite`` a hard link makes "exists" atomic too."""
+    if overwrite:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise ResultsFileError(f"{path} was created by another process meanwhile; "
+                               "pass overwrite=True (CLI: --overwrite) to replace it") from None
+    except OSError:  # file systems without hard links
+        if path.exists():
+            raise ResultsFileError(f"{path} already exists; pass overwrite=True (CLI: --overwrite) "
+                                   "to replace it") from None
+        os.replace(tmp, path)
+        return
+    tmp.unlink()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    except OSError:  # some file systems refuse fsync on folders
+        pass
+    finally:
+        os.close(fd)
+
+
+def _plain(value):
+    """An attribute value as JSON-able Python (numpy scalars/arrays → numbers/lists)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return np.asarray(value).tolist() if isinstance(value, (np.ndarray, np.generic)) else value
+
+
+def _group_digest(grp) -> str:
+    """SHA-256 of one netCDF4 group as stored: dims, attributes, variables (raw bytes)."""
+    h = hashlib.sha256()
+
+    def feed(obj) -> None:
+        h.update(json.dumps(obj, sort_keys=True, default=str).encode())
+
+    feed({k: _plain(grp.getncattr(k)) for k in grp.ncattrs() if k not in _UNCHECKED_ATTRS})
+    feed({name: len(dim) for name, dim in grp.dimensions.items()})
+    for name in sorted(grp.variables):
+        var = grp.variables[name]
+        var.set_auto_maskandscale(False)
+        feed([name, list(var.dimensions), str(var.dtype),
+              {k: _plain(var.getncattr(k)) for k in var.ncattrs()}])
+        values = np.asarray(var[...])
+        if values.dtype.kind == "O":
+            feed([str(v) for v in values.ravel()])
+        else:
+            h.update(np.ascontiguousarray(values).tobytes())
+    return h.hexdigest()
+
+
+def _write_checksums(path: Path) -> None:
+    import netCDF4
+
+    with netCDF4.Dataset(path, "a") as nc:
+        for grp in [nc, *nc.groups.values()]:
+            grp.setncattr(_CHECKSUM, _group_digest(grp))
+
+
+def verify_results(path: str | os.PathLike, *, groups=None) -> dict:
+    """Check that a results file is readable and undamaged; return its root attributes.
+
+    Parameters
+    ----------
+    path : path-like
+    groups : iterable of str, optional
+        Groups that must be present (e.g. the analyses a run asked for).
+
+    Returns
+    -------
+    dict
+        The root group's attributes.
+
+    Raises
+    ------
+    ResultsFileError
+        Missing, empty, unreadable or damaged (checksum mismatch) files, or missing groups.
+    """
+    return _verified_root_attrs(path, required=groups or (), check=None)
+
+
+def _verified_root_attrs(path, *, required=(), check=None, verify: bool = True) -> dict:
+    """Root attributes after checking the checksums of the root and ``check`` (None: all groups).
+
+    ``verify=False`` only reads the attributes (and checks that ``required`` groups exist).
+    """
+    import netCDF4
+
+    path = _check_readable(path)
+    try:
+        with netCDF4.Dataset(path) as nc:
+            root = {k: _plain(nc.getncattr(k)) for k in nc.ncattrs()}
+            missing = sorted(set(required) - set(nc.groups))
+            if missing:
+                raise ResultsFileError(f"{path} is incomplete: no group {', '.join(map(repr, missing))} "
+                                       f"(groups: {', '.join(nc.groups) or 'none'})")
+            names = nc.groups if check is None else [g for g in check if g is not None]
+            for grp in [nc, *(nc.groups[g] for g in names)] if verify else []:
+                _check_digest(path, grp, has_checksums=_CHECKSUM in root)
+    except DynalysisError:
+        raise
+    except Exception as e:  # netCDF/HDF5 parse errors of damaged files come in many types
+        raise ResultsFileError(f"{path} is not a readable NetCDF file ({first_line(e)}); "
+                               "re-run the analysis to recreate it") from None
+    return root
+
+
+def _check_digest(path: Path, grp, *, has_checksums: bool) -> None:
+    stored = grp.getncattr(_CHECKSUM) if _CHECKSUM in grp.ncattrs() else None
+    where = f"group {grp.path!r}" if grp.path != "/" else "root group"
+    if stored is None:
+        if has_checksums:
+            raise ResultsFileError(f"{path}: {where} lost its checksum; the file is damaged, "
+                                   "re-run the analysis to recreate it")
+        return  # a file not written by save_results: nothing to compare with
+    if _group_digest(grp) != stored:
+        raise ResultsFileError(f"{path}: {where} does not match its checksum (damaged on disk or "
+                               "edited since it was written); re-run the analysis to recreate it, "
+                               "or pass verify=False to read it anyway")
 
 
 def result_groups(path: str | os.PathLike) -> list[str]:
@@ -137,11 +277,13 @@ def result_groups(path: str | os.PathLike) -> list[str]:
     try:
         with netCDF4.Dataset(path) as nc:
             return list(nc.groups)
-    except OSError as e:
-        raise ResultsFileError(f"{path} is not a readable NetCDF file ({e}); re-run the analysis to recreate it") from None
+    except Exception as e:
+        raise ResultsFileError(f"{path} is not a readable NetCDF file ({first_line(e)}); "
+                               "re-run the analysis to recreate it") from None
 
 
-def open_results(path: str | os.PathLike, group: str | None = None) -> xr.Dataset:
+def open_results(path: str | os.PathLike, group: str | None = None, *,
+                 verify: bool = True) -> xr.Dataset:
     """Open a results file written by `save_results`, loading it into memory.
 
     Parameters
@@ -149,23 +291,31 @@ def open_results(path: str | os.PathLike, group: str | None = None) -> xr.Datase
     path : path-like
     group : str, optional
         Analysis group to open (see `result_groups`); the root group by default.
+    verify : bool, default True
+        Compare the stored checksums first (see the module notes); a mismatch raises.
 
     Returns
     -------
     xarray.Dataset
         With complex variables restored.
+
+    Raises
+    ------
+    ResultsFileError
+        Missing, empty, unreadable or damaged files, or an unknown group; one line naming the
+        file and the problem.
     """
     path = _check_readable(path)
+    if group is not None and group not in result_groups(path):
+        raise ResultsFileError(f"{path} has no group {group!r}; groups: {', '.join(result_groups(path)) or 'none'}")
+    if verify:
+        _verified_root_attrs(path, check=[group])
     try:
         with xr.open_dataset(path, group=group, engine="netcdf4") as ds:
-            ds = ds.load()
-    except OSError as e:
-        if group is not None and "group" in str(e).lower():
-            raise ResultsFileError(f"{path} has no group {group!r}; groups: {result_groups(path)}") from None
-        raise ResultsFileError(f"{path} is not a readable NetCDF file ({e}); re-run the analysis to recreate it") from None
-    except Exception as e:  # decoding errors of foreign files
-        raise ResultsFileError(f"{path} could not be read as a dynalysis results file: {e}") from None
-    return _decode(ds)
+            return _decode(ds.load())
+    except Exception as e:  # parse or decoding errors of damaged or foreign files
+        raise ResultsFileError(f"{path} could not be read as a dynalysis results file "
+                               f"({first_line(e)}); re-run the analysis to recreate it") from None
 
 
 def _check_readable(path) -> Path:
