@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from pytorch_lightning.cli import LightningCLI
+from pytorch_lightning.utilities import rank_zero_info
+
+from dynalysis._checkpoint import find_last_checkpoint
 
 from .data import TaskDataModule
 from .model import SequenceModel
@@ -10,11 +13,24 @@ __all__ = ["DynalysisCLI", "cli_main"]
 
 
 class DynalysisCLI(LightningCLI):
-    """LightningCLI with the data module's sizes linked into the model."""
+    """LightningCLI with the data module's sizes linked into the model.
+
+    ``fit --ckpt_path last`` resumes from the newest checkpoint anywhere below
+    ``trainer.default_root_dir`` (`dynalysis.find_last_checkpoint`), or trains from scratch
+    when there is none, so the same command both starts and resumes a run.
+    """
 
     def add_arguments_to_parser(self, parser) -> None:
         for attr in ("input_size", "output_size", "target_mode", "loss"):
             parser.link_arguments(f"data.{attr}", f"model.init_args.{attr}", apply_on="instantiate")
+
+    def before_fit(self) -> None:
+        config = self.config_init[self.subcommand]
+        if config.get("ckpt_path") == "last":
+            last = find_last_checkpoint(self.trainer.default_root_dir)
+            config["ckpt_path"] = None if last is None else str(last)
+            rank_zero_info(f"resuming from {last}" if last else "no checkpoint to resume from below "
+                           f"{self.trainer.default_root_dir}; training from scratch")
 
 
 def cli_main(args: list[str] | None = None, *, run: bool = True) -> DynalysisCLI:

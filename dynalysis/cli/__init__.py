@@ -13,10 +13,23 @@ def training_cli():
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``cli.py``/``dynalysis`` entry point; returns the process exit status."""
+    """``cli.py``/``dynalysis`` entry point; returns the process exit status.
+
+    User errors (`dynalysis.DynalysisError`: bad files, options, shapes) print one line and
+    exit with status 2; ``--debug`` adds the traceback.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in TRAIN_VERBS:
-        training_cli().cli_main(argv)
+        from .._errors import DynalysisError
+
+        debug = "--debug" in argv
+        try:
+            training_cli().cli_main([a for a in argv if a != "--debug"])
+        except DynalysisError as e:
+            if debug:
+                raise
+            print(f"error: {e}", file=sys.stderr)
+            return 2
         return 0
     from ._commands import run
 

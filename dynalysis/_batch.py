@@ -1,0 +1,268 @@
+"""Many checkpoints → one results file each, in-process or on a Dask cluster; resumable.
+
+`analyze_checkpoints` is what ``python cli.py analyze CKPT... --out-dir DIR`` runs. Each task
+is `dynalysis.analyze_checkpoint` on one checkpoint, writing its own file atomically, so tasks
+share nothing and a sweep can be stopped and restarted at any time:
+
+- a result that is complete (every requested group present, checksums intact) and was made
+  from the same checkpoint bytes with the same options is skipped;
+- a damaged or partial one is recomputed and replaced;
+- one that is complete but was made with other options or from another checkpoint is an error
+  for that checkpoint unless ``overwrite=True`` (never silently replaced, never silently mixed);
+- one bad checkpoint is reported and the others go on.
+
+Execution: ``workers=N >= 1`` (default 1) starts a `dask.distributed.LocalCluster` of N
+single-threaded worker processes, so that even a crash inside a native library (a segfault, the
+out-of-memory killer) costs one checkpoint, not the sweep; ``workers=0`` runs the tasks one after
+another in this process (no Dask; for debugging); ``scheduler="tcp://host:8786"`` sends the tasks
+to an existing Dask cluster (its workers need dynalysis installed and the same file paths, e.g.
+a shared file system).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+from ._errors import DynalysisError, OptionError, ResultsFileError, check_positive_int, first_line
+
+__all__ = ["analyze_checkpoints", "Outcome", "output_paths"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Outcome:
+    """What happened to one checkpoint of a sweep.
+
+    ``status`` is ``"done"`` (analysed and written), ``"skipped"`` (a complete, matching result
+    already existed) or ``"failed"`` (``message`` says why; ``details`` holds the traceback of an
+    unexpected error). ``warnings`` are the analyses' warnings (e.g. diverged trajectories).
+    """
+
+    checkpoint: str
+    out: str
+    status: str
+    message: str = ""
+    seconds: float = 0.0
+    warnings: tuple[str, ...] = ()
+    details: str = ""
+
+
+def output_paths(checkpoints, out_dir, *, root=None) -> dict[Path, Path]:
+    """Results file of each checkpoint: its path below ``root``, in ``out_dir``, ending in ``.nc``.
+
+    ``root`` defaults to the checkpoints' common folder. With ``root="runs"``,
+    ``runs/a/ck/epoch=1.ckpt`` and ``runs/b/ck/epoch=1.ckpt`` → ``OUT/a/ck/epoch=1.nc`` and
+    ``OUT/b/ck/epoch=1.nc``: distinct checkpoints never share a results file.
+    """
+    paths = [Path(os.path.abspath(c)) for c in checkpoints]
+    if not paths:
+        return {}
+    root = Path(os.path.commonpath([p.parent for p in paths]) if root is None else os.path.abspath(root))
+    return {Path(c): Path(out_dir) / p.relative_to(root).with_suffix(".nc") for c, p in zip(checkpoints, paths)}
+
+
+def _existing(out: Path, request: dict, checkpoint_sha: str) -> tuple[str, str]:
+    """``("new"|"redo"|"complete"|"conflict", reason)`` for the results file ``out``."""
+    from ._io import verify_results
+    from ._provenance import to_json
+
+    if not out.exists():
+        return "new", ""
+    try:
+        attrs = verify_results(out)
+        failed = json.loads(attrs.get("failed_analyses") or "{}")  # recorded, not retried
+        verify_results(out, groups=[a for a in request["analyses"] if a not in failed])
+    except (ResultsFileError, ValueError) as e:
+        return "redo", first_line(e)
+    if attrs.get("checkpoint_sha256") != checkpoint_sha:
+        return "conflict", (f"{out} exists but was computed from another version of the checkpoint; "
+                            "pass --overwrite to recompute it")
+    if attrs.get("request") != to_json(request):
+        try:
+            stored = json.loads(attrs.get("request"))
+            diff = ", ".join(f"{k}={stored.get(k)!r} there, {v!r} now" for k, v in json.loads(to_json(request)).items()
+                             if stored.get(k) != v)
+        except (TypeError, ValueError, AttributeError):
+            diff = "options not recorded"
+        return "conflict", (f"{out} exists but was computed with other options ({diff}); "
+                            "pass --overwrite to recompute it, or use another --out-dir")
+    return "complete", ""
+
+
+def _run_one(checkpoint: str, out: str, options: dict, overwrite: bool) -> Outcome:
+    """One task: skip, or analyse and write, on one torch thread; never raises for an error."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the same arithmetic in every mode, and no oversubscription
+    try:
+        return _run_one_threaded(checkpoint, out, options, overwrite)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _run_one_threaded(checkpoint: str, out: str, options: dict, overwrite: bool) -> Outcome:
+    from ._analyze import analyze_checkpoint, check_analyze_options, file_sha256
+
+    start = time.perf_counter()
+    caught: list = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RuntimeWarning)
+            state, reason = "new", ""
+            if not overwrite and Path(checkpoint).is_file():
+                request = check_analyze_options(**options)
+                state, reason = _existing(Path(out), request, file_sha256(checkpoint))
+            if state == "complete":
+                return Outcome(checkpoint, out, "skipped", "complete")
+            if state == "conflict":
+                return Outcome(checkpoint, out, "failed", reason)
+            analyze_checkpoint(checkpoint, out, overwrite=overwrite or state == "redo", **options)
+        message = f"replaced a damaged file ({reason})" if state == "redo" else ""
+        status = "done"
+    except DynalysisError as e:
+        return Outcome(checkpoint, out, "failed", str(e), time.perf_counter() - start)
+    except Exception as e:  # a bug, not a user error: keep the traceback for --debug
+        return Outcome(checkpoint, out, "failed", f"internal error ({type(e).__name__}: {first_line(e)}); "
+                       "please report it (the traceback is shown with --debug)",
+                       time.perf_counter() - start, details=traceback.format_exc())
+    notes = tuple(dict.fromkeys(f"{w.category.__name__}: {first_line(w.message)}" for w in caught
+                                if issubclass(w.category, RuntimeWarning)))
+    return Outcome(checkpoint, out, status, message, time.perf_counter() - start, notes)
+
+
+def analyze_checkpoints(checkpoints, out_dir, *, workers: int = 1, scheduler: str | None = None,
+                        overwrite: bool = False, progress: bool = True, **options) -> list[Outcome]:
+    """Analyse many checkpoints into one results file each, in parallel, resumably.
+
+    Parameters
+    ----------
+    checkpoints : path, glob pattern, folder, or a list of them
+        Expanded with `dynalysis.find_checkpoints` (``"runs/**/*.ckpt"`` spans folders).
+    out_dir : path-like
+        Results go to `output_paths` below it: each checkpoint's path below the arguments'
+        common folder (``runs/`` for ``"runs/**/*.ckpt"``), with ``.nc`` for ``.ckpt``. The
+        names depend only on the arguments, so re-running the same command finds its files.
+    workers : int, default 1
+        N >= 1: a local Dask cluster of N worker processes with one thread each (torch too).
+        0: one after another in this process, without Dask. Ignored when ``scheduler`` is given.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``tcp://host:8786``).
+    overwrite : bool, default False
+        Recompute and replace existing results files.
+    progress : bool, default True
+        Print one line per finished checkpoint (``[k/n] status checkpoint``).
+    **options
+        Options of `dynalysis.analyze_checkpoint` (``analyses``, ``steps``, ``seed``, ...),
+        validated once before any task starts.
+
+    Returns
+    -------
+    list of Outcome
+        In the order of the checkpoints.
+
+    Notes
+    -----
+    Every task writes its file atomically and checks existing files first (see the module
+    notes), so an interrupted sweep resumes where it stopped when run again. Results do not
+    depend on ``workers``: the same checkpoint, options and seed give the same numbers.
+    """
+    from ._analyze import check_analyze_options
+    from ._checkpoint import find_checkpoints
+    from ._paths import common_folder
+
+    check_analyze_options(**options)
+    if scheduler is None:
+        check_positive_int("workers", workers, minimum=0)
+    elif not isinstance(scheduler, str) or not scheduler:
+        raise OptionError(f"invalid scheduler={scheduler!r}; allowed values: a Dask scheduler "
+                          "address such as 'tcp://host:8786'")
+    files = find_checkpoints(checkpoints)
+    if not files:
+        raise OptionError("no checkpoints given")
+    outs = output_paths(files, out_dir, root=common_folder(checkpoints))
+    tasks = [(str(Path(os.path.abspath(c))), str(Path(os.path.abspath(outs[c])))) for c in files]
+    report = _Report(len(tasks), progress)
+    if scheduler is None and workers == 0:
+        for ck, out in tasks:
+            report.add(_run_one(ck, out, options, overwrite))
+    else:
+        _run_on_dask(_run_one, [(ck, out, options, overwrite) for ck, out in tasks], workers,
+                     scheduler, report)
+    order = {ck: i for i, (ck, _) in enumerate(tasks)}
+    return sorted(report.outcomes, key=lambda o: order[o.checkpoint])
+
+
+class _Report:
+    """Collects outcomes and prints one progress line each."""
+
+    def __init__(self, total: int, verbose: bool):
+        self.total, self.verbose, self.outcomes = total, verbose, []
+
+    def add(self, outcome: Outcome) -> None:
+        self.outcomes.append(outcome)
+        if not self.verbose:
+            return
+        took = f" ({outcome.seconds:.1f} s)" if outcome.status == "done" else ""
+        what, msg = outcome.checkpoint, outcome.message
+        text = msg if what in msg else f"{what}: {msg}" if msg else what
+        line = f"[{len(self.outcomes)}/{self.total}] {outcome.status:7s} {text}{took}"
+        print(line, flush=True)
+        for w in outcome.warnings:
+            print(f"    warning: {w}", flush=True)
+
+
+def _run_on_dask(task, arguments: list[tuple], workers, scheduler, report: _Report) -> None:
+    """``task(*args)`` for each tuple of ``arguments`` (``args[0:2]``: checkpoint, out) on Dask."""
+    import importlib.util
+
+    import dask
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    if scheduler is not None:
+        cluster, client, where = None, Client(scheduler), f"the Dask cluster at {scheduler}"
+    else:
+        dashboard = ":0" if importlib.util.find_spec("bokeh") else None  # the dashboard needs bokeh
+        with dask.config.set({"distributed.scheduler.allowed-failures": 1}):  # one retry after a crash
+            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
+                                   dashboard_address=dashboard)
+        client, where = Client(cluster), f"a local Dask cluster of {workers} worker process(es)"
+    try:
+        if report.verbose:
+            link = f" (dashboard: {client.dashboard_link})" if cluster is None or dashboard else ""
+            print(f"analysing {len(arguments)} checkpoints on {where}{link}", flush=True)
+        futures = {client.submit(task, *args, pure=False): args[:2] for args in arguments}
+        try:
+            for fut in as_completed(futures):
+                ck, out = futures[fut]
+                try:
+                    report.add(fut.result())
+                except Exception as e:  # the worker process died (out of memory, killed, ...)
+                    report.add(Outcome(ck, out, "failed", f"worker lost ({type(e).__name__}: "
+                                       f"{first_line(e)}); rerun to retry"))
+        except BaseException:
+            client.cancel(list(futures))
+            raise
+    finally:
+        client.close()
+        if cluster is not None:
+            quiet = logging.getLogger("distributed.nanny")
+            level = quiet.level
+            quiet.setLevel(logging.ERROR)  # "worker still alive after 4 s, killing": all work is done
+            try:
+                cluster.close()
+            finally:
+                quiet.setLevel(level)
+
+
+def summary(outcomes: list[Outcome]) -> str:
+    """One line: how many were done, skipped and failed."""
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("done", "skipped", "failed")}
+    warned = sum(bool(o.warnings) for o in outcomes)
+    text = f"{counts['done']} done, {counts['skipped']} skipped (already complete), {counts['failed']} failed"
+    return text + (f"; {warned} with warnings (see above)" if warned else "")
