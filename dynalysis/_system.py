@@ -18,7 +18,44 @@ from torch import Tensor
 
 from ._errors import DynalysisError
 
-__all__ = ["System", "MapSystem"]
+__all__ = ["System", "MapSystem", "jacobian_reverse"]
+
+_REVERSE_MODE_MAX_STATE = 64  # default J·Q: reverse-mode full J up to this size, JVPs beyond
+
+
+def jacobian_reverse(step: Callable[[Tensor, Tensor], Tensor], state: Tensor,
+                     x: Tensor) -> tuple[Tensor, Tensor]:
+    """``step(state, x)`` and its state Jacobian ``(B, S, S)`` from one reverse-mode pass.
+
+    Row ``i`` of ``J_b`` is the vector-Jacobian product ``e_iᵀ J_b``; all ``B·S`` of them come
+    from one backward pass through ``step`` on the state repeated ``S`` times (batch
+    ``B·S``), seeded with the tiled identity. Needs independent batch rows.
+
+    >>> import torch
+    >>> nxt, J = jacobian_reverse(lambda h, x: torch.stack([h[:, 0] * h[:, 1], 2 * h[:, 0]], 1),
+    ...                           torch.tensor([[3.0, 5.0]]), torch.zeros(1, 0))
+    >>> J.tolist()
+    [[[5.0, 3.0], [2.0, 0.0]]]
+    """
+    B, S = state.shape
+    with torch.enable_grad():
+        h = state.detach().repeat_interleave(S, 0).requires_grad_(True)
+        out = step(h, x.repeat_interleave(S, 0))
+        if not out.requires_grad:  # the map does not depend on the state
+            J = torch.zeros(B, S, S, dtype=state.dtype, device=state.device)
+            return out.reshape(B, S, S)[:, 0], J
+        seed = torch.eye(S, dtype=out.dtype, device=out.device).repeat(B, 1)
+        (grad,) = torch.autograd.grad(out, h, seed, allow_unused=True, materialize_grads=True)
+    return out.detach().reshape(B, S, S)[:, 0], grad.reshape(B, S, S)
+
+
+def _jvp_columns(step, state: Tensor, x: Tensor, tangents: Tensor) -> tuple[Tensor, Tensor]:
+    """``(step(state, x), J·tangents)``: forward-mode JVPs of all columns in one vmap call."""
+
+    def column(v):
+        return torch.func.jvp(lambda h: step(h, x), (state,), (v,))
+
+    return torch.func.vmap(column, in_dims=2, out_dims=(None, 2))(tangents)
 
 
 class System(abc.ABC):
@@ -78,17 +115,28 @@ class System(abc.ABC):
         -------
         next_state : Tensor, shape (batch, state_size)
         JQ : Tensor, shape (batch, state_size, k)
-            ``J_b Q_b`` with ``J_b = ∂F(h_b, x_b)/∂h_b``. The Jacobian is never formed:
-            one forward-mode JVP per column, vectorised with `torch.func.vmap`.
+            ``J_b Q_b`` with ``J_b = ∂F(h_b, x_b)/∂h_b``.
+
+        Notes
+        -----
+        The default differentiates `step` automatically. For ``state_size > 64`` it takes one
+        forward-mode JVP per column, all columns in one `torch.func.vmap` call, so ``J`` is
+        never formed (``2 S² k`` flops for a dense layer). For ``state_size <= 64`` the
+        per-call overhead of torch.func (~1 ms) dominates, so it forms ``J`` by one batched
+        reverse-mode pass instead (`jacobian_reverse`) and multiplies. Rows of the batch must
+        be independent trajectories, as the step-map contract says.
         """
-        fn = lambda h: self.step(h, x)  # noqa: E731
-        next_state = fn(state)
-        jvp_col = lambda v: torch.func.jvp(fn, (state,), (v,))[1]  # noqa: E731
-        JQ = torch.func.vmap(jvp_col, in_dims=2, out_dims=2)(tangents)
-        return next_state, JQ
+        if self.state_size <= _REVERSE_MODE_MAX_STATE:
+            nxt, J = jacobian_reverse(self.step, state, x)
+            return nxt, torch.matmul(J, tangents)
+        return _jvp_columns(self.step, state, x, tangents)
 
     def jacobian(self, state: Tensor, x: Tensor) -> Tensor:
-        """Full state Jacobian ``(batch, state_size, state_size)``, ``J[b, i, j] = ∂h'_i/∂h_j``."""
+        """Full state Jacobian ``(batch, state_size, state_size)``, ``J[b, i, j] = ∂h'_i/∂h_j``.
+
+        ``tangent_step`` applied to the identity, so an analytic J·Q is used where a subclass
+        defines one.
+        """
         eye = torch.eye(self.state_size, dtype=state.dtype, device=state.device)
         return self.tangent_step(state, x, eye.expand(state.shape[0], -1, -1))[1]
 

@@ -1,0 +1,188 @@
+"""Correctness of the Lyapunov engine's speed options and fast paths (no timing here).
+
+Theory used (SCIENCE.md §5): the QR method is exact in exact arithmetic whatever the QR
+schedule, because ``J_k⋯J_1 Q_0 = Q_k R_k⋯R_1`` and ``diag(R_k⋯R_1) = Π diag R_i``. Skipping
+QRs (``reortho_every = k``) therefore changes the result only by round-off amplified by the
+conditioning of the ``k``-step product, ``u·e^{k(λ_1 − λ_min)}``. Householder QR's first
+``m`` columns depend only on the first ``m`` columns, so fewer exponents reproduce the
+leading ones.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import dynalysis
+from dynalysis import MapSystem, ModuleSystem
+from dynalysis._errors import OptionError
+from dynalysis._system import jacobian_reverse
+from dynalysis.models import build_model
+
+F64 = torch.float64
+
+
+def linear_map(moduli, seed=0):
+    """``h ← A h``, ``A = U diag(moduli) Uᵀ`` (random rotation U): exponents ``ln|moduli|``."""
+    g = torch.Generator().manual_seed(seed)
+    U = torch.linalg.qr(torch.randn(len(moduli), len(moduli), generator=g, dtype=F64)).Q
+    A = U @ torch.diag(torch.tensor(moduli, dtype=F64)) @ U.T
+    return (MapSystem(lambda h, x: h @ A.T.to(h.dtype), len(moduli), name="linear"),
+            np.log(np.abs(moduli)))
+
+
+def henon():
+    return MapSystem(lambda h, x: torch.stack([1 - 1.4 * h[:, 0] ** 2 + h[:, 1], 0.3 * h[:, 0]], 1), 2)
+
+
+def wcrnn(N=8, eps=0.2):
+    return ModuleSystem(build_model("wcrnn", input_size=1, hidden_size=N, epsilon=eps, seed=0))
+
+
+def drive(B, T, seed=1):
+    return torch.randn(B, T, 1, generator=torch.Generator().manual_seed(seed), dtype=F64)
+
+
+# --- reortho_every ----------------------------------------------------------------------------
+@pytest.mark.parametrize("k", [2, 5, 7])
+def test_reortho_every_k_matches_every_step_on_a_linear_map(k):
+    system, exact = linear_map([1.2, 0.9, -0.5, 0.3])
+    x = dynalysis.zero_inputs(system, 2, 400)
+    # transient 150: the frame aligns as (0.9/1.2)^150 ≈ 1e-19, so no O(1/T) warm-up error
+    every = dynalysis.lyapunov_spectrum(system, x, transient=150).exponent.values
+    skip = dynalysis.lyapunov_spectrum(system, x, transient=150, reortho_every=k).exponent.values
+    # spread ln(1.2/0.3) = 1.39 per step: u·e^{7·1.39} ≈ 4e-12, so both are exact to round-off
+    np.testing.assert_allclose(skip, every, atol=1e-9)
+    np.testing.assert_allclose(every, np.sort(exact)[::-1], atol=1e-9)
+
+
+@pytest.mark.parametrize("k", [3, 10])
+def test_reortho_every_k_matches_every_step_on_a_wcrnn(k):
+    system = wcrnn()
+    x = drive(2, 300)
+    every = dynalysis.lyapunov_spectrum(system, x, transient=50).exponent.values
+    skip = dynalysis.lyapunov_spectrum(system, x, transient=50, reortho_every=k).exponent.values
+    assert every.max() - every.min() < 1.0  # well conditioned: u·e^{10·1} ≈ 5e-12
+    np.testing.assert_allclose(skip, every, atol=1e-3)
+    np.testing.assert_allclose(skip, every, atol=1e-9)  # and in fact to round-off
+
+
+def test_reortho_every_keeps_the_henon_sum_ln_b():
+    system = henon()
+    x = dynalysis.zero_inputs(system, 2, 3000)
+    ds = dynalysis.lyapunov_spectrum(system, x, initial_state=torch.tensor([0.1, 0.1]),
+                                     reortho_every=4)
+    assert float(ds.exponent_sum) == pytest.approx(math.log(0.3), abs=1e-9)  # det J = −b
+    np.testing.assert_allclose(ds.exponent.values, [0.4192, -1.6232], atol=2e-2)
+
+
+# --- n_exponents < N ---------------------------------------------------------------------------
+def test_fewer_exponents_are_the_leading_part_of_the_full_spectrum():
+    system, exact = linear_map([1.1, 0.8, 0.6, -0.4, 0.2, 0.1])
+    x = dynalysis.zero_inputs(system, 3, 300)
+    full = dynalysis.lyapunov_spectrum(system, x, transient=150)
+    for n in (1, 2, 4):
+        part = dynalysis.lyapunov_spectrum(system, x, transient=150, n_exponents=n)
+        np.testing.assert_allclose(part.exponent.values, full.exponent.values[:n], atol=1e-12)
+        np.testing.assert_allclose(part.exponent.values, np.log([1.1, 0.8, 0.6, 0.4])[:n], atol=1e-9)
+
+
+def test_fewer_exponents_follow_the_same_frame_columns_on_a_wcrnn():
+    system, x = wcrnn(N=10), drive(2, 200)
+    full = dynalysis.lyapunov_spectrum(system, x, transient=20, trace_points=13)
+    part = dynalysis.lyapunov_spectrum(system, x, transient=20, trace_points=13, n_exponents=3)
+    # the convergence trace is by frame column: the first 3 columns evolve identically
+    np.testing.assert_allclose(part.convergence.values, full.convergence.values[:, :3], atol=1e-12)
+
+
+# --- float32 vs float64 ------------------------------------------------------------------------
+@pytest.mark.parametrize("make", [
+    lambda: linear_map([1.1, 0.7, -0.4, 0.2])[0],
+    lambda: ModuleSystem(build_model("wcrnn", input_size=1, hidden_size=6, epsilon=0.05, seed=0,
+                                     residual="heterogeneous", scale_range=[0.4, 1.0]))],
+    ids=["linear", "wcrnn-heterogeneous"])
+def test_float32_every_step_agrees_with_float64_when_exponents_are_separated(make):
+    # every-step QR: float32 round-off (u32 ≈ 6e-8) enters each ln|R_ii| once, unamplified.
+    # (Nearly degenerate exponents are another matter: round-off then rotates the frame
+    # inside the degenerate subspace and changes the finite-time split, not the sum.)
+    system = make()
+    x = drive(2, 300) if system.input_size else dynalysis.zero_inputs(system, 2, 300)
+    lam64 = dynalysis.lyapunov_spectrum(system, x, transient=50).exponent.values
+    lam32 = dynalysis.lyapunov_spectrum(system, x, transient=50, dtype="float32").exponent.values
+    np.testing.assert_allclose(lam32, lam64, atol=1e-5)
+
+
+def test_float32_with_sparse_reorthonormalisation_loses_the_tail_float64_does_not():
+    # A = [[1, 1], [0, e^-2]]: exponents 0 and -2. A is non-normal, so the second frame
+    # column (⟂ e_1) is pushed back towards e_1 every step: after k = 12 steps its component
+    # ⟂ e_1 is e^{-24} ≈ 4e-11 of its length — below float32 round-off (6e-8), far above
+    # float64's (1e-16). (For a normal map the frame aligns with invariant eigenvectors and
+    # nothing is lost; the pitfall needs mixing, as in trained networks.) Rotated by 45° so
+    # that the lost component is a difference of O(1) coordinates, not a coordinate itself.
+    c = math.sqrt(0.5)
+    U = torch.tensor([[c, -c], [c, c]], dtype=F64)
+    A = U @ torch.tensor([[1.0, 1.0], [0.0, math.exp(-2.0)]], dtype=F64) @ U.T
+    system = MapSystem(lambda h, x: h @ A.T.to(h.dtype), 2)
+    exact = np.array([0.0, -2.0])
+    x = dynalysis.zero_inputs(system, 2, 600)
+    lam64 = dynalysis.lyapunov_spectrum(system, x, reortho_every=12).exponent.values
+    lam32 = dynalysis.lyapunov_spectrum(system, x, reortho_every=12, dtype="float32").exponent.values
+    np.testing.assert_allclose(lam64, exact, atol=1e-6)
+    assert abs(lam32[0] - exact[0]) < 1e-3  # the leading exponent survives
+    assert abs(lam32[1] - exact[1]) > 0.1  # the tail is swamped by round-off of the leading direction
+
+
+# --- streaming: bounded trace ------------------------------------------------------------------
+@pytest.mark.parametrize("reortho_every", [1, 3])
+@pytest.mark.parametrize("method", ["tangent", "jacobian"])
+def test_convergence_trace_is_bounded_and_ends_at_the_estimate(reortho_every, method):
+    system, exact = linear_map([0.9, 0.5])
+    x = dynalysis.zero_inputs(system, 2, 2010)
+    ds = dynalysis.lyapunov_spectrum(system, x, transient=10, trace_points=7, method=method,
+                                     reortho_every=reortho_every)
+    steps = ds.step.values
+    assert 2 <= len(steps) <= 8
+    assert steps[-1] == 2000 and np.all(np.diff(steps) > 0)
+    np.testing.assert_allclose(ds.convergence.values[-1], ds.exponent.values, atol=1e-12)
+
+
+# --- the two ways to get J·Q, and the default tangent_step -------------------------------------
+@pytest.mark.parametrize("make", [henon, lambda: wcrnn(N=6)], ids=["henon", "wcrnn"])
+def test_tangent_and_jacobian_methods_agree(make):
+    system = make()
+    x = dynalysis.zero_inputs(system, 2, 300) if system.input_size == 0 else drive(2, 300)
+    h0 = torch.tensor([0.1, 0.1]) if system.state_size == 2 else None
+    a = dynalysis.lyapunov_spectrum(system, x, method="tangent", initial_state=h0)
+    b = dynalysis.lyapunov_spectrum(system, x, method="jacobian", initial_state=h0)
+    np.testing.assert_allclose(a.exponent.values, b.exponent.values, atol=1e-12)
+    assert a.attrs["options"] != b.attrs["options"] and '"method": "jacobian"' in b.attrs["options"]
+
+
+@pytest.mark.parametrize("S", [3, 70])  # reverse-mode full J below 65, vmap(jvp) columns above
+def test_default_tangent_step_matches_jacrev(S):
+    g = torch.Generator().manual_seed(0)
+    W = torch.randn(S, S, generator=g, dtype=F64) / math.sqrt(S)
+    system = MapSystem(lambda h, x: 0.5 * h + torch.tanh(h @ W.T + x) ** 2, S, 1)
+    h = torch.randn(3, S, generator=g, dtype=F64)
+    x = torch.randn(3, 1, generator=g, dtype=F64)
+    Q = torch.randn(3, S, 4, generator=g, dtype=F64)
+    nxt, JQ = system.tangent_step(h, x, Q)
+    J = torch.stack([torch.func.jacrev(lambda s: system.step(s[None], x[b:b + 1])[0])(h[b])
+                     for b in range(3)])
+    torch.testing.assert_close(nxt, system.step(h, x), rtol=1e-14, atol=1e-15)
+    torch.testing.assert_close(JQ, J @ Q, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(system.jacobian(h, x), J, rtol=1e-12, atol=1e-12)
+
+
+def test_jacobian_reverse_of_a_state_independent_map_is_zero():
+    nxt, J = jacobian_reverse(lambda h, x: torch.ones_like(h).detach(), torch.zeros(2, 3), torch.zeros(2, 0))
+    assert torch.equal(J, torch.zeros(2, 3, 3)) and torch.equal(nxt, torch.ones(2, 3))
+
+
+def test_invalid_method_names_the_allowed_values():
+    system = henon()
+    with pytest.raises(OptionError, match="method.*'auto', 'tangent', 'jacobian'"):
+        dynalysis.lyapunov_spectrum(system, dynalysis.zero_inputs(system, 1, 10), transient=1,
+                                    method="svd")
