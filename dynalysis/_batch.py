@@ -228,7 +228,9 @@ def _run_on_dask(task, arguments: list[tuple], workers, scheduler, report: _Repo
         cluster, client, where = None, Client(scheduler), f"the Dask cluster at {scheduler}"
     else:
         dashboard = ":0" if importlib.util.find_spec("bokeh") else None  # the dashboard needs bokeh
-        with dask.config.set({"distributed.scheduler.allowed-failures": 1}):  # one retry after a crash
+        # one retry after a crash; no statistical profiler sampling our Python-level time loops
+        with dask.config.set({"distributed.scheduler.allowed-failures": 1,
+                              "distributed.worker.profile.enabled": False}):
             cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                    dashboard_address=dashboard)
         client, where = Client(cluster), f"a local Dask cluster of {workers} worker process(es)"

@@ -209,6 +209,19 @@ def test_cli_bad_option_is_one_line(tiny_checkpoint, tmp_path, capsys, argv, mes
     assert message in text
 
 
+@pytest.mark.parametrize("override, message", [
+    (["--model.init_args.hidden_size", "-3"], "hidden_size >= 1"),
+    (["--data.init_args.order", "diagonal"], "invalid order='diagonal'; allowed values: 'pixel', 'row'"),
+    (["--model.init_args.optimizer", "adamw"], "invalid optimizer='adamw'"),
+])
+def test_invalid_training_config_values_are_one_line_errors(tmp_path, capsys, override, message):
+    config = Path(__file__).resolve().parents[1] / "configs" / "wcrnn_digits.yaml"
+    status = main(["fit", "--config", str(config), "--trainer.default_root_dir", str(tmp_path), *override])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and err[-1].startswith("error: ") and message in err[-1]
+    assert not any("Traceback" in line for line in err) and not list(tmp_path.rglob("*.ckpt"))
+
+
 def test_sweep_options_are_checked_before_any_task(tiny_checkpoint, tmp_path):
     with pytest.raises(OptionError, match="workers must be >= 0"):
         dynalysis.analyze_checkpoints(tiny_checkpoint, tmp_path, workers=-1)
