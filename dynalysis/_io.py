@@ -88,6 +88,7 @@ def _decode(ds: xr.Dataset) -> xr.Dataset:
             ds[name] = values
     if _COMPLEX_DIM in ds.dims and not any(_COMPLEX_DIM in ds[v].dims for v in ds.data_vars):
         ds = ds.drop_dims(_COMPLEX_DIM)
+    ds.attrs.pop(_CHECKSUM, None)  # describes the stored bytes, not this in-memory Dataset
     return ds
 
 
