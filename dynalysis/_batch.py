@@ -33,6 +33,8 @@ from ._errors import DynalysisError, OptionError, ResultsFileError, check_positi
 
 __all__ = ["analyze_checkpoints", "Outcome", "output_paths"]
 
+_LIBRARY_NOISE = (DeprecationWarning, PendingDeprecationWarning, FutureWarning)  # not about the results
+
 
 @dataclasses.dataclass(frozen=True)
 class Outcome:
@@ -68,7 +70,7 @@ def output_paths(checkpoints, out_dir, *, root=None) -> dict[Path, Path]:
 
 def _existing(out: Path, request: dict, checkpoint_sha: str) -> tuple[str, str]:
     """``("new"|"redo"|"complete"|"conflict", reason)`` for the results file ``out``."""
-    from ._io import verify_results
+    from ._io import result_groups, verify_results
     from ._provenance import to_json
 
     if not out.exists():
@@ -76,9 +78,11 @@ def _existing(out: Path, request: dict, checkpoint_sha: str) -> tuple[str, str]:
     try:
         attrs = verify_results(out)
         failed = json.loads(attrs.get("failed_analyses") or "{}")  # recorded, not retried
-        verify_results(out, groups=[a for a in request["analyses"] if a not in failed])
+        missing = set(request["analyses"]) - set(failed) - set(result_groups(out))
     except (ResultsFileError, ValueError) as e:
         return "redo", first_line(e)
+    if missing:
+        return "redo", f"{out} is incomplete (no group {', '.join(sorted(missing))})"
     if attrs.get("checkpoint_sha256") != checkpoint_sha:
         return "conflict", (f"{out} exists but was computed from another version of the checkpoint; "
                             "pass --overwrite to recompute it")
@@ -113,7 +117,7 @@ def _run_one_threaded(checkpoint: str, out: str, options: dict, overwrite: bool)
     caught: list = []
     try:
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", RuntimeWarning)
+            warnings.simplefilter("always")
             state, reason = "new", ""
             if not overwrite and Path(checkpoint).is_file():
                 request = check_analyze_options(**options)
@@ -132,7 +136,7 @@ def _run_one_threaded(checkpoint: str, out: str, options: dict, overwrite: bool)
                        "please report it (the traceback is shown with --debug)",
                        time.perf_counter() - start, details=traceback.format_exc())
     notes = tuple(dict.fromkeys(f"{w.category.__name__}: {first_line(w.message)}" for w in caught
-                                if issubclass(w.category, RuntimeWarning)))
+                                if not issubclass(w.category, _LIBRARY_NOISE)))
     return Outcome(checkpoint, out, status, message, time.perf_counter() - start, notes)
 
 
