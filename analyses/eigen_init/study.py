@@ -27,6 +27,7 @@ T_START = time.time()  # wall time is reported from here, imports included
 import argparse
 import logging
 import shlex
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -137,6 +138,7 @@ def run_one(out: Path, name: str, cell: str, task: str, topts: dict, init: str, 
     """Train one network; record accuracy and the initial and trained recurrent spectra."""
     opts = cell_options(cell, init, seed)
     N = block["hidden"]
+    shutil.rmtree(out / "checkpoints" / name, ignore_errors=True)  # a fresh run folder, no stale last.ckpt
     res = train_run(cell=cell, task=task, root_dir=out / "checkpoints" / name, hidden_size=N,
                     cell_options=opts, task_options=topts, max_epochs=block["epochs"],
                     batch_size=block["batch_size"], optimizer="adam", lr=size_cfg["lr"],
@@ -400,29 +402,50 @@ def report(ds: xr.Dataset, rows: list[tuple], size: str, cfg: dict, command: str
     lines += ["", f"Classification runs: {', '.join(elman_kind['classification'])}; regression runs: "
               + ", ".join(elman_kind["regression"])
               + ". The paper states that the two kinds of task shape the eigenvalues differently; "
-              "SCIENCE.md gives no number for it, so the table above is our measurement only.", ""]
+              "SCIENCE.md gives no number for it, so the table above is our measurement only. The two groups "
+              "differ in run count and in task length and training steps (see the grid), which the "
+              "comparison does not control.", ""]
 
+    best_other = max(((v, k) for k, v in overall.items() if k != "eigen"), default=(np.nan, "none"))
+    summary = (f"eigen init is best (or tied) in {eigen_best} of {n_settings} settings, within one sd of the "
+               f"best in {eigen_within}, mean rank {mean_rank:.2f} of {len(INITS)}; mean test accuracy "
+               f"{overall.get('eigen', np.nan):.3f} against {best_other[0]:.3f} for {best_other[1]}")
     if n_settings == 0:
         acc_verdict = "not run"
     elif eigen_best > n_settings / 2 and mean_rank <= 2:
-        acc_verdict = (f"**yes** — eigen init is best (or tied) in {eigen_best} of {n_settings} settings, "
-                       f"mean rank {mean_rank:.2f} of {len(INITS)}")
-    elif eigen_best > 0 or eigen_within > n_settings / 2:
-        acc_verdict = (f"**partly** — eigen init is best (or tied) in {eigen_best} of {n_settings} settings and within one "
-                       f"sd of the best in {eigen_within}; mean rank {mean_rank:.2f} of {len(INITS)}")
+        acc_verdict = f"**yes** — {summary}"
+    elif eigen_best >= n_settings / 3 or mean_rank <= 2.5:
+        acc_verdict = f"**partly** — {summary}"
     else:
-        acc_verdict = (f"**no** — eigen init is best in none of {n_settings} settings (within one sd of the best "
-                       f"in {eigen_within}; mean rank {mean_rank:.2f} of {len(INITS)})")
-    if ("eigen", "classification") in stats and ("eigen", "regression") in stats:
-        c, r = stats[("eigen", "classification")], stats[("eigen", "regression")]
-        near = c["frac_near_circle"] > 0.5 or r["frac_near_circle"] > 0.5
-        spec_verdict = (f"after training from the eigen init, {c['frac_near_circle']:.0%} (classification) and "
-                        f"{r['frac_near_circle']:.0%} (regression) of the eigenvalues have abs λ > 0.9 "
-                        + ("(near the unit circle, as the paper reports)" if near else
-                           "(most are not near the unit circle)")
-                        + f"; mean abs λ {c['mean_modulus']:.3f} vs {r['mean_modulus']:.3f}, mean abs arg λ / π "
-                        f"{c['mean_phase']:.3f} vs {r['mean_phase']:.3f} (classification vs regression). "
-                        "Whether this difference is the paper's cannot be checked against a stated number")
+        acc_verdict = f"**no** (at this size) — {summary}"
+    # how training moved the spectra, per initializer: change of mean |λ| and of the fraction > 0.9
+    moved = {}
+    for (init, kind), st in stats.items():
+        st0 = spectrum_stats(elman_spectra(ds, kind, init, "initial_eigenvalue"))
+        moved[(init, kind)] = (st0["mean_modulus"], st["mean_modulus"], st0["frac_near_circle"], st["frac_near_circle"])
+    both = [i for i in ("eigen", "xavier") if (i, "classification") in moved and (i, "regression") in moved]
+    if both:
+        def fmt(i, k):
+            a, b, fa, fb = moved[(i, k)]
+            return f"{i} init, {k}: mean abs λ {a:.3f} → {b:.3f}, fraction > 0.9 {fa:.2f} → {fb:.2f}"
+        diff = [(moved[(i, "classification")][1] - moved[(i, "classification")][0])
+                - (moved[(i, "regression")][1] - moved[(i, "regression")][0]) for i in both]
+        consistent = all(d > 0 for d in diff) or all(d < 0 for d in diff)
+        outward = all(d > 0 for d in diff)
+        xa = moved.get(("xavier", "classification")), moved.get(("xavier", "regression"))
+        near = ("from the Xavier init, which does not place them there, "
+                f"{xa[0][3]:.0%} (classification) and {xa[1][3]:.0%} (regression) of the trained eigenvalues "
+                "have abs λ > 0.9" if all(xa) else "")
+        spec_verdict = ("; ".join(fmt(i, k) for i in both for k in ("classification", "regression")) + ". "
+                        + ((f"**Yes, a consistent difference**: for every initializer, classification training moved "
+                            f"the moduli {'outward' if outward else 'inward'} relative to regression training "
+                            f"(difference of the changes in mean abs λ: {', '.join(f'{d:+.3f}' for d in diff)})")
+                           if consistent else "**No consistent difference** between classification and regression "
+                           f"across initializers (differences of the changes: {', '.join(f'{d:+.3f}' for d in diff)})")
+                        + ". SCIENCE.md does not state the paper's direction, so only the existence of a difference "
+                        "is checked. Eigenvalues near the unit circle: " + (near or "not measured from a neutral init")
+                        + (" — " + ("mostly near the circle" if all(xa) and min(xa[0][3], xa[1][3]) > 0.5 else
+                                    "most are not, at this training budget") if all(xa) else ""))
     else:
         spec_verdict = "the classification-vs-regression comparison was not run at this size"
     c, r = stats.get(("eigen", "classification")), stats.get(("eigen", "regression"))
@@ -440,9 +463,10 @@ def report(ds: xr.Dataset, rows: list[tuple], size: str, cfg: dict, command: str
            + ", ".join(f"{stats[('xavier', k)]['frac_near_circle']:.2f} ({k})" for k in ("classification", "regression")
                        if ("xavier", k) in stats) if c and r else "not run") + " |",
         "| regression and classification shape the eigenvalues differently | "
-        + (f"eigen init, classification vs regression: mean abs λ {c['mean_modulus']:.3f} vs "
-           f"{r['mean_modulus']:.3f}, mean abs arg λ / π {c['mean_phase']:.3f} vs {r['mean_phase']:.3f}"
-           if c and r else "not run") + " |", ""] + lines[claims_at:]
+        + ("change of mean abs λ by training, classification vs regression: " + "; ".join(
+            f"{i} init {moved[(i, 'classification')][1] - moved[(i, 'classification')][0]:+.3f} vs "
+            f"{moved[(i, 'regression')][1] - moved[(i, 'regression')][0]:+.3f}" for i in both)
+           if both else "not run") + " |", ""] + lines[claims_at:]
     lines += ["## Did it reproduce?", "",
               f"Accuracy advantage of the eigen initializer: {acc_verdict}. Spectra: {spec_verdict}.", "",
               "## Figures", ""] + [f"![{f}](figures/{f})" for f in figs] + [

@@ -33,6 +33,7 @@ import argparse
 import csv
 import logging
 import shlex
+import shutil
 import sys
 import warnings
 from pathlib import Path
@@ -132,6 +133,7 @@ def run_one(out: Path, name: str, task: str, tcfg: dict, init: str, scale: float
             seed: int, cfg: dict, overwrite: bool) -> xr.Dataset:
     """Train one network, analyse its initial and trained recurrent matrix, save runs/NAME.nc."""
     opts = cell_options(init, scale, tcfg["nonlinearity"], seed)
+    shutil.rmtree(out / "checkpoints" / name, ignore_errors=True)  # a fresh run folder, no stale last.ckpt
     stop = pl.callbacks.EarlyStopping(monitor="val_loss", stopping_threshold=0.0025, patience=10 ** 6)
     res = train_run(cell="elman", task=task, root_dir=out / "checkpoints" / name,
                     hidden_size=cfg["hidden"], cell_options=opts, task_options=tcfg["task"],
