@@ -82,9 +82,11 @@ class TaskDataModule(pl.LightningDataModule):
         return self.task.success_loss
 
     def make_metric(self) -> torchmetrics.Metric:
-        """A fresh torchmetrics metric that fits the task: accuracy or mean squared error."""
+        """A fresh torchmetrics metric that fits the task: accuracy (leaving out the task's
+        ``metric_ignore_index`` class, e.g. the copy task's blanks) or mean squared error."""
         if self.loss == "cross_entropy":
-            return torchmetrics.classification.MulticlassAccuracy(self.output_size, average="micro")
+            return torchmetrics.classification.MulticlassAccuracy(
+                self.output_size, average="micro", ignore_index=self.task.metric_ignore_index)
         return torchmetrics.MeanSquaredError()
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
@@ -196,11 +198,6 @@ class CopyDataModule(GeneratedDataModule):
         super().__init__("copy", dict(seq_len=seq_len, n_symbols=n_symbols, n_copy=n_copy,
                                       n_train=n_train, n_val=n_val, n_test=n_test, seed=seed),
                          batch_size=batch_size, shuffle_seed=shuffle_seed, num_workers=num_workers)
-
-    def make_metric(self) -> torchmetrics.Metric:
-        """Accuracy on the recall steps only (blank targets, class 0, are ignored)."""
-        return torchmetrics.classification.MulticlassAccuracy(self.output_size, average="micro",
-                                                              ignore_index=0)
 
 
 class AddingDataModule(GeneratedDataModule):

@@ -32,3 +32,20 @@ def test_train_run_is_deterministic_under_a_seed(tmp_path):
     assert a.metrics == b.metrics
     for (k, va), vb in zip(a.model.state_dict().items(), b.model.state_dict().values()):
         assert torch.equal(va, vb), k
+
+
+def test_train_run_scores_the_copy_task_on_recall_steps_only(tmp_path):
+    """Per-step accuracy over all T steps is ≥ (T−10)/T by predicting blanks; the copy task's
+    metric must leave the blank class out, also when trained through `train_run`."""
+    res = train_run(cell="elman", task="copy", root_dir=tmp_path, hidden_size=4,
+                    task_options={"seq_len": 25, "n_train": 32, "n_val": 32, "n_test": 32},
+                    max_epochs=1, max_steps=1, batch_size=16, seed=0)
+    metric = res.model.metrics["val_"]
+    assert metric.ignore_index == 0
+    logits = torch.zeros(25, 9)
+    logits[:, 0] = 1.0                                   # always "blank"
+    target = torch.zeros(25, dtype=torch.long)
+    target[-10:] = torch.arange(1, 11).clamp(max=8)
+    metric.reset()
+    metric.update(logits, target)
+    assert float(metric.compute()) == 0.0                # blanks do not count

@@ -64,6 +64,8 @@ class Task(abc.ABC):
     target_mode: str  # "last" | "sequence"
     loss: str  # "cross_entropy" | "mse"
     options: dict
+    #: class left out of accuracy (e.g. the copy task's blank steps), or None
+    metric_ignore_index: int | None = None
 
     @abc.abstractmethod
     def _generate(self, split: str) -> Split:
