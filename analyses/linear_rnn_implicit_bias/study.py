@@ -19,7 +19,7 @@ white inputs.) So a tap at lag ``j`` reaches half of its way to the teacher afte
 
 Run (from the repository root)::
 
-    .venv/bin/python analyses/linear_rnn_implicit_bias/study.py              # small, ~3 min
+    .venv/bin/python analyses/linear_rnn_implicit_bias/study.py              # small, 6-12 min on 2 cores
     .venv/bin/python analyses/linear_rnn_implicit_bias/study.py --size paper # wide nets, long runs
 
 Writes ``OUT/runs/*.nc`` (one per run), ``OUT/linear_rnn_implicit_bias.nc`` (combined along

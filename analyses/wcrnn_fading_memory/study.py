@@ -18,7 +18,7 @@ spectrum tends to ``ln|eig R|``, so the largest exponent of a trained WCRNN shou
 
 Run (from the repository root)::
 
-    .venv/bin/python analyses/wcrnn_fading_memory/study.py               # small, ~8 min
+    .venv/bin/python analyses/wcrnn_fading_memory/study.py               # small, 8-13 min on 2 cores
     .venv/bin/python analyses/wcrnn_fading_memory/study.py --size paper --mnist-root DIR
 
 Writes ``OUT/runs/*.nc`` (one Lyapunov spectrum per run), ``OUT/wcrnn_fading_memory.nc``
