@@ -12,7 +12,7 @@ import torch
 import yaml
 
 import dynalysis
-from dynalysis._batch import Outcome, _Report, _run_on_dask
+from dynalysis._batch import Outcome, _Report, _run_on_dask, local_cluster
 from dynalysis.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,7 +22,7 @@ FAST = dict(analyses="lyapunov", steps=300, transient=50, n_trajectories=2)
 def _variant(tiny: Path, dst: Path, *, scale: float, seed: int) -> Path:
     """The tiny trained WCRNN with its residual set to ``scale``·I and its cell seed relabelled."""
     ckpt = torch.load(tiny, map_location="cpu", weights_only=True)
-    ckpt["dynalysis"]["model"].update(residual_scale=scale, seed=seed)
+    ckpt["dynalysis"]["model"].update(residual="identity", frequencies=None, residual_scale=scale, seed=seed)
     ckpt["state_dict"]["net.R"] = scale * torch.eye(8)
     ckpt["state_dict"]["net.W"] = ckpt["state_dict"]["net.W"] * (1 + 0.1 * seed)
     dst.parent.mkdir(parents=True, exist_ok=True)
@@ -45,12 +45,8 @@ def _untrained(tiny: Path, dst: Path, hidden_size: int) -> Path:
 @pytest.fixture(scope="module")
 def cluster():
     """Two single-threaded worker processes, shared by this module's tests (``--scheduler``)."""
-    import dask
-    from dask.distributed import LocalCluster
-
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
-        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as c:
-            yield c.scheduler_address
+    with local_cluster(2) as c:
+        yield c.scheduler_address
 
 
 @pytest.fixture(scope="module")
@@ -141,11 +137,12 @@ def test_sweep_command_plans_checks_and_prints_one_command_per_run(tmp_path, cap
                                       for c in commands)
     config = yaml.safe_load((tmp_path / "sweep" / "residual_scale=1.1_seed=1" / "config.yaml").read_text())
     assert config["seed_everything"] == 1 and config["model"]["init_args"]["hidden_size"] == 4
-    assert config["model"]["init_args"]["cell_options"] == {"epsilon": 0.1, "residual": "identity",
+    given = yaml.safe_load(base.read_text())
+    assert config["model"]["init_args"]["cell_options"] == {**given["model"]["init_args"]["cell_options"],
                                                              "residual_scale": 1.1, "seed": 1}
     assert config["data"]["init_args"]["shuffle_seed"] == 1 and config["data"]["init_args"]["seed"] == 0
     assert config["trainer"]["default_root_dir"] == str((tmp_path / "sweep" / names[-1]).resolve())
-    assert config["trainer"]["max_epochs"] == 20  # the rest of the base config is kept
+    assert config["trainer"]["max_epochs"] == given["trainer"]["max_epochs"]  # the rest is kept
     assert main([*argv, "--print-commands"]) == 0  # the same plan again: the folders are reused
     capsys.readouterr()
 
