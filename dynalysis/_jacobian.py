@@ -7,6 +7,8 @@ trajectories at once (``System.jacobian``, J·I products) and decomposed in one 
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 import xarray as xr
@@ -30,6 +32,18 @@ def matrix_spectrum(matrix) -> tuple[np.ndarray, np.ndarray]:
     W = np.asarray(matrix.detach().cpu().numpy() if isinstance(matrix, torch.Tensor) else matrix,
                    dtype=np.float64)
     return sort_by_modulus(np.linalg.eigvals(W).astype(complex)), np.linalg.svd(W, compute_uv=False)
+
+
+def _finite_only(fn, J: torch.Tensor, kind) -> np.ndarray:
+    """``fn`` over the batch of matrices ``J``, NaN where a matrix is not finite.
+
+    LAPACK must never see NaN/inf input: MKL's eigenvalue balancing aborts the process on it.
+    """
+    ok = torch.isfinite(J).all(dim=(-2, -1))
+    out = np.full(J.shape[:-1], np.nan, dtype=complex if kind is complex else float)
+    if ok.any():
+        out[ok.cpu().numpy()] = fn(J[ok]).cpu().numpy()
+    return out
 
 
 def jacobian_eigenvalues(system: System, inputs, *, every: int = 10, transient: int = 0,
@@ -110,11 +124,15 @@ def jacobian_eigenvalues(system: System, inputs, *, every: int = 10, transient: 
             xt = x[:, t - 1]
             if t in sampled:
                 J = sys_.jacobian(h, xt)  # (B, S, S), J[b, i, j] = ∂h_t[i]/∂h_{t-1}[j]
-                eig.append(torch.linalg.eigvals(J).cpu().numpy())
-                sv.append(torch.linalg.svdvals(J).cpu().numpy())
+                eig.append(_finite_only(torch.linalg.eigvals, J, complex))
+                sv.append(_finite_only(torch.linalg.svdvals, J, float))
             h = sys_.step(h, xt)
     eigenvalue = sort_by_modulus(np.stack(eig, 1))  # (B, n_times, S)
     singular = np.stack(sv, 1)
+    diverged = ~np.isfinite(singular).all(axis=(1, 2))
+    if diverged.any():
+        warnings.warn(f"{int(diverged.sum())} of {B} trajectories diverged (NaN/inf Jacobian); their "
+                      "spectra are NaN and they are flagged in 'diverged'", RuntimeWarning, stacklevel=2)
     S = system.state_size
     ds = xr.Dataset(
         {
@@ -122,6 +140,7 @@ def jacobian_eigenvalues(system: System, inputs, *, every: int = 10, transient: 
             "singular_value": (("trajectory", "time", "singular_index"), singular),
             "spectral_radius": (("trajectory", "time"), np.abs(eigenvalue[..., 0])),
             "spectral_norm": (("trajectory", "time"), singular[..., 0]),
+            "diverged": ("trajectory", diverged.astype(np.int8)),
         },
         coords={"trajectory": np.arange(B), "time": times, "eigen_index": np.arange(S),
                 "singular_index": np.arange(S)},
@@ -139,6 +158,7 @@ def jacobian_eigenvalues(system: System, inputs, *, every: int = 10, transient: 
         "spectral_norm": ("spectral norm ||J_t||_2 (largest singular value)", "1"),
         "recurrent_eigenvalue": ("eigenvalue of the recurrent weight matrix W", "1"),
         "recurrent_singular_value": ("singular value of the recurrent weight matrix W", "1"),
+        "diverged": ("trajectory diverged (NaN/inf Jacobian at a sampled step)", "1"),
         "trajectory": ("trajectory index", "1"),
         "time": ("step t of J_t = dh_t/dh_{t-1} (1-based)", "step"),
         "eigen_index": ("eigenvalue rank (0 = largest modulus)", "1"),
@@ -148,5 +168,6 @@ def jacobian_eigenvalues(system: System, inputs, *, every: int = 10, transient: 
     ds.attrs.update(provenance_attrs("jacobian", system, dict(
         every=every, transient=transient, dtype=str(dtype).replace("torch.", ""), steps=T,
         trajectories=B, initial_state="given" if initial_state is not None else "system")))
+    ds["diverged"].attrs.update(flag_values=np.array([0, 1], dtype=np.int8), flag_meanings="finite diverged")
     ds.attrs["has_recurrent_matrix"] = int(W is not None)
     return ds

@@ -97,3 +97,17 @@ def test_too_short_inputs_raise():
     sys_ = dynalysis.MapSystem(lambda h, x: h, 2)
     with pytest.raises(OptionError, match="at least"):
         dynalysis.jacobian_eigenvalues(sys_, dynalysis.zero_inputs(sys_, 1, 5), every=10)
+
+
+def test_diverging_trajectories_are_flagged_and_never_reach_lapack():
+    """h ← h²: the start 2 overflows to inf within 11 steps, the start 0.5 goes to 0. MKL aborts
+    the process on NaN input to eigvals, so non-finite Jacobians must be left out and flagged."""
+    square = dynalysis.MapSystem(lambda h, x: h * h, 1)
+    with pytest.warns(RuntimeWarning, match="1 of 2 trajectories diverged"):
+        ds = dynalysis.jacobian_eigenvalues(square, dynalysis.zero_inputs(square, 2, 40), every=5,
+                                            initial_state=torch.tensor([[2.0], [0.5]], dtype=torch.float64))
+    assert ds.diverged.values.tolist() == [1, 0]
+    assert np.isnan(ds.eigenvalue.isel(trajectory=0, time=-1).values).all()
+    good = ds.eigenvalue.isel(trajectory=1).values[:, 0]
+    h = 0.5 ** (2.0 ** (ds.time.values - 1))                     # h_{t-1}; J_t = 2 h_{t-1}
+    np.testing.assert_allclose(good.real, 2 * h, rtol=1e-12, atol=0)
