@@ -26,21 +26,26 @@ __all__ = ["memory_kernel"]
 
 
 def efolding_lag(norms) -> float:
-    """First lag, after the peak, where ``norms`` falls below ``peak / e`` (log-linear interpolation).
+    """Lag beyond which ``norms`` stays below ``peak / e`` (log-linear interpolation).
 
-    A memory time in steps: ``−1/ln λ`` for a kernel ``λ^j``; NaN when the kernel has not
-    decayed that far within the lags given.
+    A memory time in steps: ``−1/ln λ`` for a kernel ``λ^j``. For a kernel that fluctuates it
+    is the *last* crossing, so a late bump counts as memory; NaN when the kernel is still above
+    ``peak / e`` at the largest lag given (the memory is longer than ``max_lag``).
 
     >>> round(efolding_lag(0.9 ** np.arange(40)), 2), round(float(-1 / np.log(0.9)), 2)
     (9.49, 9.49)
+    >>> efolding_lag([1.0, 0.1, 0.9, 0.1]), efolding_lag([1.0, 0.9, 0.8])
+    (2.4..., nan)
     """
     k = np.asarray(norms, dtype=float)
-    peak = int(np.argmax(k))
-    target = k[peak] / np.e
-    below = np.nonzero(k[peak:] < target)[0]
-    if k[peak] <= 0 or below.size == 0:
+    peak = k.max() if k.size else 0.0
+    if not peak > 0:
         return float("nan")
-    j = peak + int(below[0])
+    target = peak / np.e
+    above = np.nonzero(k >= target)[0]
+    j = int(above[-1]) + 1  # first lag of the final stretch below peak / e
+    if j >= k.size:
+        return float("nan")
     a, b = np.log(k[j - 1]), np.log(max(k[j], 1e-300))
     return float(j - 1 + (a - np.log(target)) / (a - b))
 
@@ -129,7 +134,7 @@ def memory_kernel(system: System, inputs, *, max_lag: int, initial_state=None,
         "kernel": ("memory kernel dy_T/dx_{T-j} (mean over trajectories)", "1"),
         "kernel_std": ("standard deviation of the kernel across trajectories", "1"),
         "kernel_norm": ("Frobenius norm of the kernel at each lag (mean over trajectories)", "1"),
-        "memory_time": ("e-folding lag of the kernel norm after its peak (NaN: beyond max_lag)", "step"),
+        "memory_time": ("lag beyond which the kernel norm stays below peak/e (NaN: beyond max_lag)", "step"),
         "lag": ("lag j (input x_{T-j} to output y_T)", "step"),
         "output": ("output dimension (state dimension when the system has no readout)", "1"),
         "input": ("input dimension", "1"),
