@@ -125,3 +125,11 @@ def test_invalid_arguments_raise_option_errors():
         wcrnn_scan(d, torch.zeros(2, 3), W, epsilon=0.1)
     with pytest.raises(OptionError, match="scale"):
         wcrnn_scan(d, h0, W, epsilon=0.1, scale=torch.ones(2))
+
+
+def test_second_derivatives_raise_instead_of_being_wrong():
+    drive, h0, W, res = leaves("scalar")
+    out = wcrnn_scan(drive, h0, W, epsilon=0.3, **res)
+    (g,) = torch.autograd.grad(out.sum(), W, create_graph=True)
+    with pytest.raises(RuntimeError):
+        torch.autograd.grad(g.sum(), W)

@@ -25,6 +25,7 @@ from typing import Optional, Tuple
 
 import torch
 from torch import Tensor
+from torch.autograd.function import once_differentiable
 
 from .._errors import OptionError, check_option
 
@@ -102,6 +103,7 @@ class _WCRNNScan(torch.autograd.Function):
         return H[1:].transpose(0, 1)
 
     @staticmethod
+    @once_differentiable  # first-order BPTT; a second derivative raises instead of being wrong
     def backward(ctx, grad_states):
         H, TH, W, R, scale = ctx.saved_tensors
         _, bwd = _impl(ctx.backend)
@@ -149,6 +151,11 @@ def wcrnn_scan(drive: Tensor, h0: Tensor, W: Tensor, *, epsilon: float,
     -------
     Tensor, shape (B, T, N)
         ``h_1 … h_T`` (a time-major buffer seen through a transpose).
+
+    Notes
+    -----
+    First-order gradients only (``once_differentiable``), and not for `torch.func`
+    transforms; analyses use the step map, which is plain autograd.
 
     Examples
     --------
