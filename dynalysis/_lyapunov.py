@@ -47,15 +47,18 @@ _MAX_CHUNK = 1024  # steps per chunk
 _FLUSH = 64  # QR steps between folds of the diag-R buffer into the running sums
 
 
-def kaplan_yorke_dimension(exponents) -> float:
+def kaplan_yorke_dimension(exponents, *, state_size: int | None = None) -> float:
     """Kaplan–Yorke (Lyapunov) dimension of a spectrum sorted in descending order.
 
     ``D = j + Σ_{i≤j} λ_i / |λ_{j+1}|`` with ``j`` the largest index whose partial sum is
-    non-negative; 0 if ``λ_1 < 0``; NaN if every partial sum is non-negative (more exponents
-    are needed to close it).
+    non-negative; 0 if ``λ_1 < 0``. If every partial sum is non-negative, phase-space volume
+    does not contract: ``D`` is the full dimension when the spectrum is complete
+    (``len(exponents) == state_size``) and NaN otherwise (more exponents would be needed).
 
     >>> kaplan_yorke_dimension([0.4192, -1.6232])
     1.258...
+    >>> kaplan_yorke_dimension([0.1, 0.0]), kaplan_yorke_dimension([0.1, 0.0], state_size=2)
+    (nan, 2.0)
     """
     lam = np.sort(np.asarray(exponents, dtype=float))[::-1]
     if not np.all(np.isfinite(lam)) or lam.size == 0:
@@ -65,7 +68,7 @@ def kaplan_yorke_dimension(exponents) -> float:
         return 0.0
     j = int(np.nonzero(csum >= 0)[0][-1]) + 1  # number of exponents with non-negative sum
     if j == lam.size:
-        return float("nan")
+        return float(lam.size) if state_size == lam.size else float("nan")
     return float(j + csum[j - 1] / abs(lam[j]))
 
 
@@ -309,7 +312,7 @@ def _to_dataset(system, acc: _LogRAccumulator, h, options: dict):
             "exponent_std": ("exponent_index", std),
             "convergence": (("step", "exponent_index"), trace),
             "diverged": ("trajectory", diverged.astype(np.int8)),
-            "kaplan_yorke_dimension": ((), kaplan_yorke_dimension(mean)),
+            "kaplan_yorke_dimension": ((), kaplan_yorke_dimension(mean, state_size=system.state_size)),
             "entropy_rate": ((), float(pos)),
             "exponent_sum": ((), float(mean.sum())),
         },
