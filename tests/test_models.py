@@ -333,3 +333,27 @@ def test_to_float64_keeps_the_step_map(cls):
     h = torch.zeros(2, net.state_size, dtype=torch.float64)
     out = rollout(system, x.double(), h)
     torch.testing.assert_close(out.float(), net.sequence(x), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("options", [
+    {"residual": "identity", "residual_scale": 0.9},
+    {"residual": "rotational", "frequencies": 0.5},
+    {"residual": "heterogeneous"},
+    {"residual": "identity", "train_residual": True},
+    {"residual": "nonlinear"},
+])
+def test_wcrnn_training_path_gradients_equal_the_step_loop(options):
+    """`sequence` runs the hand-written BPTT kernel; its gradients must be autograd's."""
+    net = build_model("wcrnn", input_size=3, hidden_size=6, output_size=2, seed=0, **options).double()
+    x = torch.randn(4, 9, 3, dtype=torch.float64)
+    h0 = torch.randn(4, 6, dtype=torch.float64)
+    g = torch.randn(4, 9, 6, dtype=torch.float64)
+    params = [p for n, p in net.named_parameters() if not n.startswith("out.")]
+    fast = torch.autograd.grad((net.sequence(x, h0) * g).sum(), params)
+    h, states = h0, []
+    for t in range(9):
+        h = net.step(h, x[:, t])
+        states.append(h)
+    slow = torch.autograd.grad((torch.stack(states, 1) * g).sum(), params)
+    for a, b in zip(fast, slow):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)

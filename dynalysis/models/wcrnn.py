@@ -17,6 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from .._errors import OptionError, check_option
+from ._kernels import wcrnn_scan
 from ._base import RecurrentNet, register_model
 from ._init import bias_vector, init_options_record, input_weight, recurrent_weight
 from .initializers import LINEAR_RESIDUALS, make_generator, residual_matrix
@@ -161,12 +162,17 @@ class WCRNN(RecurrentNet):
         return nxt, RQ + gain * torch.matmul(self.W, tangents)
 
     def sequence(self, x: Tensor, state: Tensor | None = None) -> Tensor:
+        """All states; linear residuals run `wcrnn_scan` (TorchScript loop, hand-written BPTT)."""
         B, T, _ = x.shape
         h = self.initial_state(B, x) if state is None else state
         drive = x @ self.V.T + self.b  # all input projections in one product
+        if self.R is not None:
+            if self.options["residual"] in ("identity", "heterogeneous") and not self.options["train_residual"]:
+                return wcrnn_scan(drive, h, self.W, epsilon=self.epsilon, scale=torch.diagonal(self.R))
+            return wcrnn_scan(drive, h, self.W, epsilon=self.epsilon, residual=self.R)
         Wt, eps = self.W.T, self.epsilon
         states = []
-        for t in range(T):
-            h = self._residual(h) + eps * torch.tanh(h @ Wt + drive[:, t])
+        for d_t in drive.unbind(1):  # unbind: no full-size gradient buffer per step
+            h = self._residual(h) + eps * torch.tanh(h @ Wt + d_t)
             states.append(h)
         return torch.stack(states, 1)
