@@ -186,3 +186,13 @@ def test_invalid_method_names_the_allowed_values():
     with pytest.raises(OptionError, match="method.*'auto', 'tangent', 'jacobian'"):
         dynalysis.lyapunov_spectrum(system, dynalysis.zero_inputs(system, 1, 10), transient=1,
                                     method="svd")
+
+
+def test_geqrf_and_linalg_qr_paths_give_the_same_spectrum(monkeypatch):
+    import dynalysis._lyapunov as engine
+
+    system, x = wcrnn(N=40, eps=0.3), drive(2, 60)
+    fast = dynalysis.lyapunov_spectrum(system, x, transient=10).exponent.values
+    monkeypatch.setattr(engine, "_GEQRF_MIN_STATE", 10**9)  # force torch.linalg.qr
+    plain = dynalysis.lyapunov_spectrum(system, x, transient=10).exponent.values
+    np.testing.assert_allclose(fast, plain, atol=1e-13)
