@@ -17,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from .._errors import OptionError, check_option
-from ._kernels import wcrnn_scan
+from ._kernels import wcrnn_scan, wcrnn_tangent_step
 from ._base import RecurrentNet, register_model
 from ._init import bias_vector, init_options_record, input_weight, recurrent_weight
 from .initializers import LINEAR_RESIDUALS, make_generator, residual_matrix
@@ -150,16 +150,29 @@ class WCRNN(RecurrentNet):
         return self._residual(state) + self.epsilon * torch.tanh(a)
 
     def tangent_step(self, state: Tensor, x: Tensor, tangents: Tensor) -> tuple[Tensor, Tensor]:
-        """``J Q = R Q + ε (tanh'(a) ⊙ (W Q))`` (``R Q → (λ ⊙ f'(h)) ⊙ Q`` if non-linear)."""
-        a = state @ self.W.T + x @ self.V.T + self.b
-        th = torch.tanh(a)
+        """``J Q = R Q + ε (tanh'(a) ⊙ (W Q))`` (``R Q → (λ ⊙ f'(h)) ⊙ Q`` if non-linear).
+
+        Linear residuals go through `wcrnn_tangent_step`: one ``addmm`` for the
+        pre-activation and, for a fixed diagonal residual (identity, heterogeneous), ``λ ⊙ Q``
+        elementwise instead of the product ``R Q``: one matrix product per step, not two.
+        """
+        drive = torch.addmm(self.b, x, self.V.T) if x.ndim == 2 else x @ self.V.T + self.b
+        if self.R is not None:
+            if self._diagonal_residual():
+                return wcrnn_tangent_step(state, drive, self.W, tangents, epsilon=self.epsilon,
+                                          scale=torch.diagonal(self.R))
+            return wcrnn_tangent_step(state, drive, self.W, tangents, epsilon=self.epsilon,
+                                      residual=self.R)
+        th = torch.tanh(state @ self.W.T + drive)
         nxt = self._residual(state) + self.epsilon * th
         gain = (self.epsilon * (1 - th * th)).unsqueeze(-1)  # (B, N, 1)
-        if self.R is not None:
-            RQ = torch.matmul(self.R, tangents)
-        else:
-            RQ = (self.residual_scales * self._dfn(state)).unsqueeze(-1) * tangents
+        RQ = (self.residual_scales * self._dfn(state)).unsqueeze(-1) * tangents
         return nxt, RQ + gain * torch.matmul(self.W, tangents)
+
+    def _diagonal_residual(self) -> bool:
+        """True when ``R`` is diagonal by construction (identity/heterogeneous, not trained)."""
+        return (self.options["residual"] in ("identity", "heterogeneous")
+                and not self.options["train_residual"])
 
     def sequence(self, x: Tensor, state: Tensor | None = None) -> Tensor:
         """All states; linear residuals run `wcrnn_scan` (TorchScript loop, hand-written BPTT)."""
@@ -167,7 +180,7 @@ class WCRNN(RecurrentNet):
         h = self.initial_state(B, x) if state is None else state
         drive = x @ self.V.T + self.b  # all input projections in one product
         if self.R is not None:
-            if self.options["residual"] in ("identity", "heterogeneous") and not self.options["train_residual"]:
+            if self._diagonal_residual():
                 return wcrnn_scan(drive, h, self.W, epsilon=self.epsilon, scale=torch.diagonal(self.R))
             return wcrnn_scan(drive, h, self.W, epsilon=self.epsilon, residual=self.R)
         Wt, eps = self.W.T, self.epsilon
