@@ -1,6 +1,7 @@
 """The vertical slice: Lightning CLI fit -> checkpoint -> step map -> analyze -> NetCDF -> plot."""
 from __future__ import annotations
 
+import importlib
 import os
 import subprocess
 import sys
@@ -31,6 +32,26 @@ def test_import_does_not_load_lightning():
             "bad = [m for m in sys.modules if m.split('.')[0] in ('lightning', 'pytorch_lightning')]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_import_and_analyze_help_are_lazy():
+    """Start-up: ``import dynalysis`` and ``cli.py analyze --help`` import neither torch nor
+    xarray (issue 6: under 2 s; torch alone takes ~2.5 s here), yet every public name and
+    subpackage resolves on first use."""
+    heavy = "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'xarray', 'numpy')]; "
+    code = ("import sys, dynalysis; " + heavy + "assert not bad, bad; "
+            "sys.argv = ['cli.py', 'analyze', '--help']\n"
+            "from dynalysis.cli import main\n"
+            "try:\n    main()\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n"
+            + heavy + "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120, capture_output=True)
+    import dynalysis as d
+
+    for name in d.__all__:
+        assert getattr(d, name) is getattr(importlib.import_module(f"dynalysis.{d._EXPORTS[name]}"), name)
+    assert set(d.__all__) <= set(dir(d)) and d.tasks.build_task and d.models.build_model
+    with pytest.raises(AttributeError, match="no attribute 'lyapunov'"):
+        d.lyapunov
 
 
 def test_checkpoint_loads_weights_only_and_rebuilds_the_step_map(tiny_checkpoint):
