@@ -11,9 +11,8 @@ import numpy as np
 import torch
 
 import dynalysis
-from dynalysis import ModuleSystem, System
+from dynalysis import ModuleSystem
 from dynalysis.models import build_model
-from dynalysis.models._kernels import wcrnn_tangent_step
 
 from ._baselines import full_jacobian_qr, lyapynov_available, lyapynov_lce
 from ._timing import Row, fastest, fmt_time, timed
@@ -29,24 +28,6 @@ def make_system(cell: str, N: int, **options):
 def make_inputs(B: int, T: int, seed: int = 1) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return torch.randn(B, T, 1, generator=g, dtype=torch.float64)
-
-
-class KernelWCRNN(System):
-    """A WCRNN with an identity residual ``λ I`` whose J·Q uses `wcrnn_tangent_step` (one
-    matrix product, ``λ Q`` elementwise): what ``WCRNN.tangent_step`` does once wired."""
-
-    def __init__(self, net):
-        self.net, self.state_size, self.input_size = net, net.hidden_size, net.input_size
-        self.scale = float(net.residual_matrix()[0, 0])
-        self.metadata = {"system": "KernelWCRNN"}
-
-    def step(self, state, x):
-        return self.net.step(state, x)
-
-    def tangent_step(self, state, x, tangents):
-        n = self.net
-        return wcrnn_tangent_step(state, x @ n.V.T + n.b, n.W, tangents, epsilon=n.epsilon,
-                                  scale=self.scale)
 
 
 def ours(system, inputs, **options):
@@ -86,7 +67,6 @@ def full_spectrum(cell: str, N: int, *, B: int, transient: int, steps: int, base
     h0 = torch.zeros(B, S, dtype=torch.float64)
     w = min(T, 10 + window)
     lyap = use_lyapynov and target_lyap is not None and lyapynov_available()
-    kernel = KernelWCRNN(net.double()) if cell == "wcrnn" else None
     fns = {
         "ours": lambda: ours(system, x[:, :w], transient=10),
         "baseline": lambda: full_jacobian_qr(system, x[:, :base_steps], h0, transient=0, steps=base_steps),
@@ -96,11 +76,9 @@ def full_spectrum(cell: str, N: int, *, B: int, transient: int, steps: int, base
     }
     if lyap:
         fns["lyapynov"] = lambda: lyapynov_lce(net, cell, x[:, :w], h0, transient=10, n_compute=w - 10)
-    if kernel is not None:
-        fns["kernel"] = lambda: ours(kernel, x[:, :w], transient=10)
     t = fastest(fns, repeats=rounds)
     per = {name: t[name] / (base_steps if name.startswith("baseline") else w)
-           for name in ("ours", "baseline", "baseline_vec", "lyapynov", "kernel") if name in t}
+           for name in ("ours", "baseline", "baseline_vec", "lyapynov") if name in t}
     qr_name = min(("linalg.qr", "geqrf+orgqr"), key=t.get)
     roof = t["matmul"] + t[qr_name]
     t_full, ds = timed(lambda: ours(system, x, transient=transient))
@@ -139,14 +117,6 @@ def full_spectrum(cell: str, N: int, *, B: int, transient: int, steps: int, base
                     (frac >= 0.4) if roofline_target else None,
                     f"fraction of this machine's measured matmul + QR time reached; the QR is "
                     f"{t[qr_name] / roof:.0%} of it"))
-    if kernel is not None:
-        rk = per["ours"] / per["kernel"]
-        rows.append(Row(SECTION, f"{cell} N={N}: J·Q by wcrnn_tangent_step (pending wiring)",
-                        f"WCRNN.tangent_step today: {fmt_time(per['ours'])}/step",
-                        f"{fmt_time(per['kernel'])}/step", rk, "info", None,
-                        f"vs baseline {per['baseline'] / per['kernel']:.1f}×"
-                        + (f", vs lyapynov {per['lyapynov'] / per['kernel']:.1f}×" if lyap else "")
-                        + f"; roofline {roof / per['kernel']:.0%}; λQ elementwise instead of R@Q"))
     return rows, {"dataset": ds, "system": system, "inputs": x, "time": t_full,
                   "transient": transient}
 

@@ -12,7 +12,7 @@ import warnings
 from pathlib import Path
 
 from ._errors import (DynalysisError, OptionError, ResultsFileError, check_option,
-                      check_positive_int, first_line)
+                      check_positive_int, check_reortho_every, first_line)
 
 __all__ = ["analyze_checkpoint", "check_analyze_options", "ANALYSES"]
 
@@ -90,7 +90,7 @@ def parse_analyses(analyses) -> list[str]:
 
 def check_analyze_options(*, analyses=None, split: str = "test", n_trajectories: int = 8,
                           steps: int | None = None, transient: int = 100,
-                          n_exponents: int | None = None, reortho_every: int = 1,
+                          n_exponents: int | None = None, reortho_every: int | str = 1,
                           max_lag: int = 50, seed: int = 0, dtype: str = "float64") -> dict:
     """Validate the options of `analyze_checkpoint` and return them normalised (JSON-able).
 
@@ -105,7 +105,7 @@ def check_analyze_options(*, analyses=None, split: str = "test", n_trajectories:
                 steps=None if steps is None else check_positive_int("steps", steps),
                 transient=check_positive_int("transient", transient, minimum=0),
                 n_exponents=None if n_exponents is None else check_positive_int("n_exponents", n_exponents),
-                reortho_every=check_positive_int("reortho_every", reortho_every),
+                reortho_every=check_reortho_every(reortho_every),
                 max_lag=check_positive_int("max_lag", max_lag),
                 seed=check_positive_int("seed", seed, minimum=0), dtype=dtype)
     if opts["steps"] is not None and opts["steps"] <= opts["transient"]:
@@ -116,7 +116,7 @@ def check_analyze_options(*, analyses=None, split: str = "test", n_trajectories:
 
 def analyze_checkpoint(checkpoint, out, *, analyses=None, split: str = "test",
                        n_trajectories: int = 8, steps: int | None = None, transient: int = 100,
-                       n_exponents: int | None = None, reortho_every: int = 1, max_lag: int = 50,
+                       n_exponents: int | None = None, reortho_every: int | str = 1, max_lag: int = 50,
                        seed: int = 0, dtype: str = "float64", overwrite: bool = False,
                        progress: bool = False) -> Path:
     """Analyse a checkpoint on its own task data and write one NetCDF file.

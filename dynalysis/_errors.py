@@ -6,7 +6,7 @@ message on one line and exits non-zero without a traceback. Anything else is a b
 from __future__ import annotations
 
 __all__ = ["DynalysisError", "CheckpointError", "ResultsFileError", "OptionError", "check_option",
-           "check_positive_int", "first_line"]
+           "check_positive_int", "check_reortho_every", "first_line"]
 
 
 class DynalysisError(Exception):
@@ -56,3 +56,15 @@ def check_positive_int(name: str, value, *, minimum: int = 1, maximum: int | Non
     if value < minimum or (maximum is not None and value > maximum):
         raise OptionError(f"{name} must be >= {minimum}{hi}, got {value}")
     return value
+
+
+def check_reortho_every(value) -> int | str:
+    """``"auto"`` or a positive int (an int-like string from a command line is accepted)."""
+    if isinstance(value, str):
+        if value.strip().lower() == "auto":
+            return "auto"
+        try:
+            value = int(value)
+        except ValueError:
+            raise OptionError(f"reortho_every must be a positive integer or 'auto', got {value!r}") from None
+    return check_positive_int("reortho_every", value)

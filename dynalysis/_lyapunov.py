@@ -24,13 +24,14 @@ Two ways to get ``J_t Q``, picked by ``method="auto"``:
 """
 from __future__ import annotations
 
+import math
 import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from ._errors import check_option, check_positive_int
+from ._errors import check_option, check_positive_int, check_reortho_every
 from ._validate import as_initial_state, as_inputs, resolve_dtype
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,6 +47,13 @@ _CHUNK_ELEMENTS = 2**21  # Jacobian chunk of at most 16 MiB in float64
 _MAX_CHUNK = 1024  # steps per chunk
 _FLUSH = 64  # QR steps between folds of the diag-R buffer into the running sums
 _GEQRF_MIN_STATE = 32  # from here geqrf + householder_product beats linalg.qr (5-12 % at 256)
+_AUTO_MAX_EVERY = 16  # longest block of the "auto" schedule (the J·Q products dominate beyond)
+
+
+def auto_log_condition(dtype) -> float:
+    """Largest ``ln κ`` the "auto" schedule lets a block reach: ``ln(u^{-1/2})`` (18.4 in
+    float64, 8.3 in float32), so the round-off of the smallest ``diag R`` stays ``≤ √u``."""
+    return 0.5 * math.log(1.0 / torch.finfo(dtype).eps)
 
 
 def kaplan_yorke_dimension(exponents, *, state_size: int | None = None) -> float:
@@ -74,7 +82,7 @@ def kaplan_yorke_dimension(exponents, *, state_size: int | None = None) -> float
 
 
 def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
-                      transient: int = 100, reortho_every: int = 1, initial_state=None,
+                      transient: int = 100, reortho_every: int | str = 1, initial_state=None,
                       seed: int = 0, dtype=torch.float64, device=None, trace_points: int = 200,
                       progress: bool = False, method: str = "auto") -> xr.Dataset:
     """Lyapunov spectrum of a step map driven by ``inputs`` (QR / Benettin method).
@@ -97,6 +105,11 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
         round-off while the ``k``-step product stays well conditioned, i.e. while
         ``k (λ_1 − λ_min) ≲ 15`` (relative round-off ``u·e^{k(λ_1−λ_min)}``, ``u`` the
         unit round-off of ``dtype``); beyond that the negative tail is lost first.
+        ``"auto"`` picks ``k`` (1 to 16) after every QR from the spread of the last block's
+        ``ln|R_ii|``, so that a block's condition stays near ``u^{-1/4}`` and below
+        ``u^{-1/2}`` (round-off ``≤ √u`` per block): large steps for near-isometric maps
+        (rotational WCRNNs), every step for strongly contracting ones. The largest block
+        condition reached is reported (``max_log_condition``) in every mode.
     initial_state : Tensor, optional
         ``(state_size,)`` or ``(trajectory, state_size)``; the system's initial state if None.
     seed : int, default 0
@@ -124,8 +137,10 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
         ``convergence (step, exponent_index)``: running estimate after ``step`` steps;
         ``diverged (trajectory)``: 1 where the state or an exponent became NaN/inf (those
         trajectories are left out of the mean, with a warning); scalars
-        ``kaplan_yorke_dimension``, ``entropy_rate`` (sum of positive exponents) and
-        ``exponent_sum``.
+        ``kaplan_yorke_dimension``, ``entropy_rate`` (sum of positive exponents),
+        ``exponent_sum``, ``max_log_condition`` (largest ``ln(max|R_ii|/min|R_ii|)`` of one
+        QR block: the smallest exponent's round-off is about ``u·e^{max_log_condition}``)
+        and ``mean_reortho_interval`` (steps per QR after the transient).
 
     Notes
     -----
@@ -160,7 +175,7 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
     S = system.state_size
     k = S if n_exponents is None else check_positive_int("n_exponents", n_exponents, maximum=S)
     transient = check_positive_int("transient", transient, minimum=0)
-    reortho_every = check_positive_int("reortho_every", reortho_every)
+    reortho_every = check_reortho_every(reortho_every)
     trace_points = check_positive_int("trace_points", trace_points)
     check_option("method", method, LYAPUNOV_METHODS)
     if method == "auto":
@@ -216,6 +231,10 @@ class _LogRAccumulator:
         self.log_sum = torch.zeros(B, k, dtype=dtype, device=device)
         self.trace = torch.empty(trace_points + 1, B, k, dtype=dtype, device=device)
         self.trace_steps: list[int] = []
+        # largest ln(max|R_ii| / min|R_ii|) of one QR block (finite trajectories): the
+        # round-off of the smallest diag R is about u·exp(this), see `reortho_every`
+        self.max_log_condition = torch.zeros((), dtype=dtype, device=device)
+        self.n_qr = 0
 
     def push(self, diag_r, done: int) -> None:
         self.buf[self.n].copy_(diag_r)
@@ -227,7 +246,11 @@ class _LogRAccumulator:
     def flush(self) -> None:
         if self.n == 0:
             return
-        csum = self.buf[: self.n].abs().log_().cumsum_(0).add_(self.log_sum)
+        logs = self.buf[: self.n].abs().log_()
+        spread = (logs.amax(-1) - logs.amin(-1)).nan_to_num_(nan=0.0, posinf=0.0)
+        self.max_log_condition = torch.maximum(self.max_log_condition, spread.max())
+        self.n_qr += self.n
+        csum = logs.cumsum_(0).add_(self.log_sum)
         for i in range(self.n):
             done = self.done[i]
             if done >= self.next_trace or done == self.n_avg:
@@ -240,15 +263,23 @@ class _LogRAccumulator:
 
 
 class _Frame:
-    """The orthonormal frame ``Q`` and the QR schedule (every `reortho_every` steps, and at
-    the end of the transient and of the run)."""
+    """The orthonormal frame ``Q`` and the QR schedule: every `reortho_every` steps (or the
+    adaptive ``"auto"`` blocks), and always at the end of the transient and of the run."""
 
-    def __init__(self, Q, acc: _LogRAccumulator, *, T: int, transient: int, reortho_every: int):
-        self.Q, self.acc, self.T, self.transient, self.every = Q, acc, T, transient, reortho_every
+    def __init__(self, Q, acc: _LogRAccumulator, *, T: int, transient: int, reortho_every):
+        self.Q, self.acc, self.T, self.transient = Q, acc, T, transient
+        self.auto = reortho_every == "auto"
+        self.every = 1 if self.auto else reortho_every
+        self.next_qr = self.every
+        self.last_qr = 0
+        # "auto": aim at half the allowed ln κ per block, so a block whose local expansion
+        # rates are twice those of the previous one still stays within it
+        self.aim = 0.5 * auto_log_condition(Q.dtype)
+        self.overflow = 0.25 * math.log(torch.finfo(Q.dtype).max)  # |ln| growth of a block
 
     def update(self, t: int, Z) -> None:
         """Take ``Z = J_t Q_{t-1}``; re-orthonormalise if step ``t`` is a QR step."""
-        if t % self.every and t != self.T and t != self.transient:
+        if t != self.next_qr and t != self.T and t != self.transient:
             self.Q = Z
             return
         if Z.shape[-2] >= _GEQRF_MIN_STATE:  # LAPACK geqrf + orgqr directly: no R, no triu copy
@@ -259,6 +290,25 @@ class _Frame:
             diag_r = R.diagonal(dim1=-2, dim2=-1)
         if t > self.transient:
             self.acc.push(diag_r, t - self.transient)
+        if self.auto:
+            self._adapt(diag_r, t - self.last_qr)
+        self.last_qr = t
+        self.next_qr = t + self.every if self.auto else (t // self.every + 1) * self.every
+
+    def _adapt(self, diag_r, block: int) -> None:
+        """Next block length from this block's per-step ``ln κ ≈ ln(max|R_ii|/min|R_ii|)``
+        (the spread of the local exponents), and from ``max |ln|R_ii||`` against a quarter
+        of the dtype's exponent range (over/underflow of the unnormalised frame). One host
+        synchronisation per QR."""
+        logs = diag_r.abs().log()
+        rate = torch.maximum((logs.amax(-1) - logs.amin(-1)) / self.aim,
+                             logs.abs().amax(-1) / self.overflow)  # per trajectory, ×block
+        rate = rate[torch.isfinite(rate)]
+        if rate.numel() == 0:  # every trajectory diverged: nothing to learn from
+            self.every = 1
+            return
+        r = float(rate.max()) / block  # fraction of the budget one step uses
+        self.every = _AUTO_MAX_EVERY if r * _AUTO_MAX_EVERY <= 1.0 else max(1, int(1.0 / r))
 
 
 def _run_tangent(sys_, h, x, frame: _Frame, bar):
@@ -323,6 +373,8 @@ def _to_dataset(system, acc: _LogRAccumulator, h, options: dict):
             "kaplan_yorke_dimension": ((), kaplan_yorke_dimension(mean, state_size=system.state_size)),
             "entropy_rate": ((), float(pos)),
             "exponent_sum": ((), float(mean.sum())),
+            "max_log_condition": ((), float(acc.max_log_condition)),
+            "mean_reortho_interval": ((), acc.n_avg / max(1, acc.n_qr)),
         },
         coords={"exponent_index": np.arange(k), "trajectory": np.arange(B),
                 "step": np.asarray(acc.trace_steps)},
@@ -336,6 +388,11 @@ def _to_dataset(system, acc: _LogRAccumulator, h, options: dict):
         "kaplan_yorke_dimension": ("Kaplan-Yorke (Lyapunov) dimension", "1"),
         "entropy_rate": ("sum of positive exponents (Kolmogorov-Sinai entropy bound)", "1/step"),
         "exponent_sum": ("sum of the computed exponents (phase-space contraction rate)", "1/step"),
+        "max_log_condition": ("largest ln(max|R_ii|/min|R_ii|) of one QR block; the relative "
+                              "round-off of the smallest exponent's increments is about "
+                              "u*exp(this)", "1"),
+        "mean_reortho_interval": ("mean number of steps between QR re-orthonormalisations "
+                                  "(after the transient)", "step"),
         "exponent_index": ("exponent rank (0 = largest)", "1"),
         "trajectory": ("trajectory index", "1"),
         "step": ("steps averaged since the end of the transient", "step"),

@@ -102,8 +102,10 @@ def test_cli_fit_analyze_plot_end_to_end(tmp_path):
     assert (ckpt.parent.parent / "config.yaml").exists()
     out = tmp_path / "res.nc"
     _cli("analyze", ckpt, "--out", out, "--analyses", "lyapunov", "--steps", "150",
-         "--transient", "20", "--n-trajectories", "3")
+         "--transient", "20", "--n-trajectories", "3", "--reortho-every", "auto")
     ds = xr.open_dataset(out, group="lyapunov")  # plain xarray, no dynalysis
+    # near-isometric WCRNN: the adaptive schedule takes long QR blocks
+    assert '"reortho_every": "auto"' in ds.attrs["options"] and float(ds.mean_reortho_interval) > 4
     assert ds.sizes["exponent_index"] == 6 and ds.sizes["trajectory"] == 3
     lam = ds.exponent.values
     assert np.all(np.isfinite(lam)) and np.all(np.diff(lam) <= 0)

@@ -179,6 +179,7 @@ OPTION_CASES = [
     (dict(n_exponents=0), "n_exponents must be >= 1"),
     (dict(n_exponents=9), "n_exponents must be >= 1 and <= 8, got 9"),
     (dict(reortho_every=0), "reortho_every must be >= 1"),
+    (dict(reortho_every="sometimes"), "reortho_every must be a positive integer or 'auto'"),
     (dict(max_lag=0), "max_lag must be >= 1"),
     (dict(seed=-1), "seed must be >= 0"),
     (dict(steps=10.5), "steps must be an integer"),
@@ -203,6 +204,7 @@ def test_bad_option_raises_before_any_analysis(tiny_checkpoint, tmp_path, monkey
     (["--steps", "0"], "steps must be >= 1"),
     (["--n-exponents", "100"], "n_exponents must be >= 1 and <= 8"),
     (["--analyses", "nonsense"], "invalid analyses='nonsense'"),
+    (["--reortho-every", "often"], "reortho_every must be a positive integer or 'auto'"),
 ])
 def test_cli_bad_option_is_one_line(tiny_checkpoint, tmp_path, capsys, argv, message):
     text = _one_line_error(capsys, ["analyze", str(tiny_checkpoint), "--out", str(tmp_path / "r.nc"), *argv])

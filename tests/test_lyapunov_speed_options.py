@@ -9,6 +9,7 @@ leading ones.
 """
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -196,3 +197,75 @@ def test_geqrf_and_linalg_qr_paths_give_the_same_spectrum(monkeypatch):
     monkeypatch.setattr(engine, "_GEQRF_MIN_STATE", 10**9)  # force torch.linalg.qr
     plain = dynalysis.lyapunov_spectrum(system, x, transient=10).exponent.values
     np.testing.assert_allclose(fast, plain, atol=1e-13)
+
+
+# --- reortho_every="auto" ---------------------------------------------------------------------
+def test_auto_schedule_follows_the_spread_and_stays_exact_on_a_linear_map():
+    # spread ln(1.2/0.3) = 1.386 per step; "auto" aims at half of ln(u^-1/2) = 9.2 per block:
+    # blocks of int(9.2/1.386) = 6 steps, each with condition e^{6·1.386} ≈ 4e3
+    system, exact = linear_map([1.2, 0.9, -0.5, 0.3])
+    x = dynalysis.zero_inputs(system, 2, 400)
+    ds = dynalysis.lyapunov_spectrum(system, x, transient=150, reortho_every="auto")
+    np.testing.assert_allclose(ds.exponent.values, np.sort(exact)[::-1], atol=1e-9)
+    assert 5.5 <= float(ds.mean_reortho_interval) <= 6.0
+    assert float(ds.max_log_condition) == pytest.approx(6 * math.log(4.0), abs=1e-6)
+    assert json.loads(ds.attrs["options"])["reortho_every"] == "auto"
+
+
+@pytest.mark.parametrize("k", [1, 5])
+def test_max_log_condition_is_the_block_spread(k):
+    system, _ = linear_map([1.2, 0.9, -0.5, 0.3])
+    ds = dynalysis.lyapunov_spectrum(system, dynalysis.zero_inputs(system, 2, 400), transient=150,
+                                     reortho_every=k)
+    assert float(ds.max_log_condition) == pytest.approx(k * math.log(4.0), abs=1e-6)
+    assert float(ds.mean_reortho_interval) == pytest.approx(250 / len(range(155, 401, k)) if k > 1 else 1.0,
+                                                            rel=0.05)
+
+
+def test_auto_schedule_takes_long_blocks_on_a_near_isometry_and_matches_every_step():
+    system = wcrnn(N=16, eps=0.05)
+    x = drive(2, 300)
+    every = dynalysis.lyapunov_spectrum(system, x, transient=50)
+    auto = dynalysis.lyapunov_spectrum(system, x, transient=50, reortho_every="auto")
+    np.testing.assert_allclose(auto.exponent.values, every.exponent.values, atol=1e-12)
+    assert float(auto.mean_reortho_interval) > 12  # the cap is 16 steps (and the last block)
+    assert float(every.mean_reortho_interval) == 1.0
+
+
+def test_auto_schedule_reorthonormalises_every_step_when_one_step_already_spreads_too_far():
+    # moduli 1 and e^-12: one step's condition e^12 exceeds the 9.2 aim, so k = 1
+    system, exact = linear_map([1.0, math.exp(-12.0)])
+    ds = dynalysis.lyapunov_spectrum(system, dynalysis.zero_inputs(system, 2, 200), transient=20,
+                                     reortho_every="auto")
+    assert float(ds.mean_reortho_interval) == 1.0
+    np.testing.assert_allclose(ds.exponent.values, exact, atol=1e-9)
+
+
+def test_auto_schedule_keeps_the_float32_tail_that_a_fixed_k_loses():
+    # the non-normal map of the float32 test above (exponents 0, -2; k = 12 loses the tail in
+    # float32). "auto" aims at ln(u^-1/2)/2 per block: 9.2 in float64 → blocks of 4 steps,
+    # 3.99 in float32 → every step; both keep the tail
+    c = math.sqrt(0.5)
+    U = torch.tensor([[c, -c], [c, c]], dtype=F64)
+    A = U @ torch.tensor([[1.0, 1.0], [0.0, math.exp(-2.0)]], dtype=F64) @ U.T
+    system = MapSystem(lambda h, x: h @ A.T.to(h.dtype), 2)
+    x = dynalysis.zero_inputs(system, 2, 600)
+    for dtype, interval, atol in (("float64", 4.0, 1e-9), ("float32", 1.0, 1e-4)):
+        auto = dynalysis.lyapunov_spectrum(system, x, reortho_every="auto", dtype=dtype)
+        np.testing.assert_allclose(auto.exponent.values, [0.0, -2.0], atol=atol)
+        assert float(auto.mean_reortho_interval) == pytest.approx(interval, abs=0.1)
+
+
+@pytest.mark.parametrize("value,parsed", [("auto", "auto"), ("AUTO", "auto"), ("3", 3), (4, 4)])
+def test_reortho_every_accepts_auto_and_integers(value, parsed):
+    from dynalysis._lyapunov import check_reortho_every
+
+    assert check_reortho_every(value) == parsed
+
+
+@pytest.mark.parametrize("value", ["fast", 0, -2, 2.5, True])
+def test_reortho_every_rejects_other_values(value):
+    system, _ = linear_map([1.0, 0.5])
+    with pytest.raises(OptionError, match="reortho_every"):
+        dynalysis.lyapunov_spectrum(system, dynalysis.zero_inputs(system, 1, 20), transient=2,
+                                    reortho_every=value)
