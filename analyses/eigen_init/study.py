@@ -25,11 +25,8 @@ import time
 T_START = time.time()  # wall time is reported from here, imports included
 
 import argparse
-import logging
-import shlex
 import shutil
 import sys
-import warnings
 from pathlib import Path
 
 import matplotlib
@@ -43,6 +40,7 @@ import xarray as xr  # noqa: E402
 import dynalysis  # noqa: E402
 from dynalysis.models import build_model  # noqa: E402
 from lightning_modules import train_run  # noqa: E402
+from lightning_modules.studies import how_made, quiet_lightning, study_command  # noqa: E402
 
 STUDY = "eigen_init"
 HERE = Path(__file__).resolve().parent
@@ -124,13 +122,6 @@ def spectrum_array(net, n: int) -> np.ndarray:
         ev = torch.linalg.eigvals(W.detach().double()).numpy()
         out[GATE_COORD.index(gate)] = ev[np.argsort(-np.abs(ev), kind="stable")]
     return out
-
-
-def quiet_lightning() -> None:
-    for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="pytorch_lightning")
-    warnings.filterwarnings("ignore", module="lightning_fabric")
 
 
 def run_one(out: Path, name: str, cell: str, task: str, topts: dict, init: str, seed: int,
@@ -470,8 +461,7 @@ def report(ds: xr.Dataset, rows: list[tuple], size: str, cfg: dict, command: str
     lines += ["## Did it reproduce?", "",
               f"Accuracy advantage of the eigen initializer: {acc_verdict}. Spectra: {spec_verdict}.", "",
               "## Figures", ""] + [f"![{f}](figures/{f})" for f in figs] + [
-              "", "## How this was made", "", f"Command: `{command}`  ", f"Size: `{size}`  ",
-              f"Wall time: {wall / 60:.1f} min ({ds.sizes['run']} training runs) on the machine that ran it.", ""]
+              ""] + how_made(command, size, wall, ds.sizes["run"])
     return "\n".join(lines)
 
 
@@ -493,8 +483,7 @@ def main(argv=None) -> None:
     if combined.exists() and not args.overwrite:
         sys.exit(f"{combined} exists; pass --overwrite to replace it")
     quiet_lightning()
-    command = ".venv/bin/python " + " ".join(shlex.quote(a) for a in
-                                             ["analyses/eigen_init/study.py", *(argv if argv is not None else sys.argv[1:])])
+    command = study_command("analyses/eigen_init/study.py", argv)
 
     grid = [(b, cell, task, topts, init, seed) for b in cfg["blocks"] for task, topts in b["tasks"]
             for cell in b["cells"] for init in b["inits"] for seed in b["seeds"]]

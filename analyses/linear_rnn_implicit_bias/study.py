@@ -29,12 +29,9 @@ from __future__ import annotations
 
 import argparse
 import copy
-import logging
 import math
-import shutil
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +45,7 @@ sys.path.insert(0, str(ROOT))  # run from anywhere: lightning_modules lives at t
 import dynalysis  # noqa: E402
 from dynalysis.tasks import build_task  # noqa: E402
 from lightning_modules import train_run  # noqa: E402
+from lightning_modules.studies import prepare_results, quiet_lightning  # noqa: E402
 
 STUDY = "linear_rnn_implicit_bias"
 
@@ -142,17 +140,8 @@ def parse_args():
 args = parse_args()
 cfg = SIZES[args.size]
 out = args.out or ROOT / "analyses" / STUDY / "results" / args.size
-if out.exists() and any(out.iterdir()):
-    if not args.overwrite:
-        sys.exit(f"{out} is not empty; pass --overwrite to replace it")
-    for sub in ("runs", "checkpoints", "figures"):
-        shutil.rmtree(out / sub, ignore_errors=True)
-(out / "runs").mkdir(parents=True, exist_ok=True)
-(out / "figures").mkdir(parents=True, exist_ok=True)
-warnings.filterwarnings("ignore", module="pytorch_lightning")
-warnings.filterwarnings("ignore", module="lightning_fabric")
-for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
-    logging.getLogger(name).setLevel(logging.ERROR)
+prepare_results(out, overwrite=args.overwrite)
+quiet_lightning()
 
 # ---------------------------------------------------------------- training runs
 T, L, eta = cfg["seq_len"], cfg["max_lag"], cfg["lr"]

@@ -31,8 +31,6 @@ T_START = time.time()  # wall time is reported from here, imports included
 
 import argparse
 import csv
-import logging
-import shlex
 import shutil
 import sys
 import warnings
@@ -50,6 +48,7 @@ import dynalysis  # noqa: E402
 from dynalysis.models import build_model  # noqa: E402
 from dynalysis.models import initializers as I  # noqa: E402
 from lightning_modules import train_run  # noqa: E402
+from lightning_modules.studies import how_made, quiet_lightning, study_command  # noqa: E402
 
 STUDY = "nonnormal_dynamics"
 HERE = Path(__file__).resolve().parent
@@ -120,13 +119,6 @@ def cell_options(init: str, scale: float, nonlinearity: str, seed: int) -> dict:
     opts = {"scale": scale} if init == "identity" else {"gain": scale}
     return dict(nonlinearity=nonlinearity, init=init, init_options=opts, input_init="normal",
                 input_init_options={"gain": 0.9, "fan": "out"}, seed=seed)
-
-
-def quiet_lightning() -> None:
-    for name in ("pytorch_lightning", "lightning", "lightning.pytorch", "lightning_fabric"):
-        logging.getLogger(name).setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", module="pytorch_lightning")
-    warnings.filterwarnings("ignore", module="lightning_fabric")
 
 
 def run_one(out: Path, name: str, task: str, tcfg: dict, init: str, scale: float, lr: float,
@@ -451,8 +443,7 @@ def report(ds: xr.Dataset, fisher_err: float, cfg: dict, size: str, command: str
               "Absolute Henrici values depend on N (d grows like √N for a chain), so our N = "
               f"{cfg['hidden']} values are compared with the paper's by direction, not magnitude.", "",
               "## Figures", ""] + [f"![{f}](figures/{f})" for f in figs] + [
-              "", "## How this was made", "", f"Command: `{command}`  ", f"Size: `{size}`  ",
-              f"Wall time: {wall / 60:.1f} min ({ds.sizes['run']} training runs) on the machine that ran it.", ""]
+              ""] + how_made(command, size, wall, ds.sizes["run"])
     return "\n".join(lines)
 
 
@@ -469,8 +460,7 @@ def main(argv=None) -> None:
     if combined.exists() and not args.overwrite:
         sys.exit(f"{combined} exists; pass --overwrite to replace it")
     quiet_lightning()
-    command = ".venv/bin/python " + " ".join(shlex.quote(a) for a in
-                                             ["analyses/nonnormal_dynamics/study.py", *(argv if argv is not None else sys.argv[1:])])
+    command = study_command("analyses/nonnormal_dynamics/study.py", argv)
 
     grid = [(task, init, s, lr, seed) for task in cfg["tasks"] for init in INIT_LABELS
             for s in cfg["scales"][init] for lr in cfg["lrs"] for seed in cfg["seeds"]]

@@ -28,12 +28,9 @@ Writes ``OUT/runs/*.nc`` (one Lyapunov spectrum per run), ``OUT/wcrnn_fading_mem
 from __future__ import annotations
 
 import argparse
-import logging
 import math
-import shutil
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +44,7 @@ sys.path.insert(0, str(ROOT))  # run from anywhere: lightning_modules lives at t
 import dynalysis  # noqa: E402
 from dynalysis.models import build_model  # noqa: E402
 from lightning_modules import train_run  # noqa: E402
+from lightning_modules.studies import prepare_results, quiet_lightning  # noqa: E402
 
 STUDY = "wcrnn_fading_memory"
 
@@ -95,17 +93,8 @@ def parse_args():
 args = parse_args()
 cfg = SIZES[args.size]
 out = args.out or ROOT / "analyses" / STUDY / "results" / args.size
-if out.exists() and any(out.iterdir()):
-    if not args.overwrite:
-        sys.exit(f"{out} is not empty; pass --overwrite to replace it")
-    for sub in ("runs", "checkpoints", "figures"):
-        shutil.rmtree(out / sub, ignore_errors=True)
-(out / "runs").mkdir(parents=True, exist_ok=True)
-(out / "figures").mkdir(parents=True, exist_ok=True)
-warnings.filterwarnings("ignore", module="pytorch_lightning")
-warnings.filterwarnings("ignore", module="lightning_fabric")
-for name in ("pytorch_lightning", "lightning.pytorch", "lightning_fabric"):
-    logging.getLogger(name).setLevel(logging.ERROR)
+prepare_results(out, overwrite=args.overwrite)
+quiet_lightning()
 
 image_task, image_options = cfg["images"]
 image_options = dict(image_options)
