@@ -156,7 +156,7 @@ class WCRNN(RecurrentNet):
         pre-activation and, for a fixed diagonal residual (identity, heterogeneous), ``λ ⊙ Q``
         elementwise instead of the product ``R Q``: one matrix product per step, not two.
         """
-        drive = torch.addmm(self.b, x, self.V.T) if x.ndim == 2 else x @ self.V.T + self.b
+        drive = x @ self.V.T + self.b
         if self.R is not None:
             if self._diagonal_residual():
                 return wcrnn_tangent_step(state, drive, self.W, tangents, epsilon=self.epsilon,
