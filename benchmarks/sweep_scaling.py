@@ -5,7 +5,7 @@
     python benchmarks/sweep_scaling.py --quick    # 4 checkpoints, 500 steps
 
 Each measurement is one `dynalysis.analyze_checkpoints` call into a fresh folder, from start
-to summary. "Warm": on already started clusters of 1 and 2 workers (`dynalysis._batch.local_cluster`) (what a long sweep sees,
+to summary. "Warm": on already started clusters of 1 and 2 workers (`dynalysis.pipeline.batch.local_cluster`) (what a long sweep sees,
 the start-up amortised), timed interleaved, fastest repeat kept. "Cold": ``workers=N``
 starting its own cluster (worker processes and their imports included), one run each. The
 in-process run (``workers=0``, no Dask) is shown for reference. The checkpoints are untrained
@@ -26,7 +26,7 @@ if str(ROOT) not in sys.path:  # run as a script from anywhere
 import torch  # noqa: E402
 
 import dynalysis  # noqa: E402
-from dynalysis._batch import local_cluster  # noqa: E402
+from dynalysis.pipeline.batch import local_cluster  # noqa: E402
 from dynalysis.models import build_model  # noqa: E402
 from dynalysis.tasks import build_task  # noqa: E402
 from benchmarks._timing import Row, environment, fastest, fmt_time, table, timed  # noqa: E402

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pytorch_lightning.cli import LightningCLI
 from pytorch_lightning.utilities import rank_zero_info
 
-from dynalysis._checkpoint import find_last_checkpoint
+from dynalysis.io.checkpoint import find_last_checkpoint
 
 from .data import TaskDataModule
 from .model import SequenceModel

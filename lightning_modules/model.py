@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 import torchmetrics
 
-from dynalysis._errors import check_option
+from dynalysis._core.options import check_option
 from dynalysis.models import build_model
 
 __all__ = ["SequenceModel", "CHECKPOINT_FORMAT"]

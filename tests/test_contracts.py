@@ -18,7 +18,7 @@ import torch
 import xarray as xr
 
 import dynalysis
-from dynalysis._analyze import ANALYSES
+from dynalysis.pipeline.analyze import ANALYSES
 from dynalysis.models import build_model
 from dynalysis.plotting import PLOTTERS
 

@@ -9,8 +9,8 @@ import scipy.optimize
 import torch
 
 import dynalysis
-from dynalysis._errors import OptionError
-from dynalysis._trajectory import sort_by_modulus
+from dynalysis.errors import OptionError
+from dynalysis._core.trajectory import sort_by_modulus
 
 F64 = torch.float64
 STABLE, MARGINAL, UNSTABLE = 0, 1, 2

@@ -14,7 +14,7 @@ import xarray as xr
 
 import dynalysis
 from dynalysis import CheckpointError, OptionError, ResultsFileError
-from dynalysis._analyze import ANALYSES
+from dynalysis.pipeline.analyze import ANALYSES
 from dynalysis.cli import main
 
 from _hardening_helpers import FAST, FAST_ARGS, _one_line_error, edited_checkpoint

@@ -13,7 +13,7 @@ import xarray as xr
 
 import dynalysis
 from dynalysis import OptionError, ResultsFileError
-from dynalysis._analyze import ANALYSES
+from dynalysis.pipeline.analyze import ANALYSES
 from dynalysis.cli import main
 
 from _hardening_helpers import FAST, FAST_ARGS, _scale_residual, edited_checkpoint
@@ -89,7 +89,7 @@ def _dataset(value: float) -> xr.Dataset:
 
 
 def test_interrupted_write_leaves_no_file_and_the_old_one_intact(tmp_path, monkeypatch):
-    import dynalysis._io as io
+    import dynalysis.io.netcdf as io
 
     path = dynalysis.save_results({"a": _dataset(1.0)}, tmp_path / "r.nc")
     before = path.read_bytes()
@@ -106,7 +106,7 @@ def test_interrupted_write_leaves_no_file_and_the_old_one_intact(tmp_path, monke
 
 
 def test_a_file_created_meanwhile_is_not_clobbered(tmp_path, monkeypatch):
-    import dynalysis._io as io
+    import dynalysis.io.netcdf as io
 
     path = tmp_path / "r.nc"
     real = io._write_checksums
@@ -143,7 +143,7 @@ def three_checkpoints(tmp_path, tiny_checkpoint) -> Path:
 
 
 def test_interrupted_sweep_resumes_where_it_stopped(three_checkpoints, tmp_path, monkeypatch):
-    from dynalysis import _analyze
+    from dynalysis.pipeline import analyze as _analyze
 
     original, calls = _analyze.analyze_checkpoint, []
 

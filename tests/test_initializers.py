@@ -8,7 +8,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from dynalysis._errors import OptionError
+from dynalysis.errors import OptionError
 from dynalysis.models import initializers as I
 
 f64 = torch.float64

@@ -7,7 +7,7 @@ import torch
 import xarray as xr
 
 import dynalysis
-from dynalysis._errors import ResultsFileError
+from dynalysis.errors import ResultsFileError
 
 
 def _complex_ds():

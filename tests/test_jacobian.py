@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import dynalysis
-from dynalysis._errors import OptionError
-from dynalysis._trajectory import sort_by_modulus
+from dynalysis.errors import OptionError
+from dynalysis._core.trajectory import sort_by_modulus
 from dynalysis.models import build_model
 
 F64 = torch.float64

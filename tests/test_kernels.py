@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dynalysis._errors import OptionError
+from dynalysis.errors import OptionError
 from dynalysis.models import build_model
 from dynalysis.models._kernels import SCAN_BACKENDS, wcrnn_scan, wcrnn_tangent_step
 

@@ -18,8 +18,8 @@ import torch
 
 import dynalysis
 from dynalysis import MapSystem, ModuleSystem
-from dynalysis._errors import OptionError
-from dynalysis._system import jacobian_reverse
+from dynalysis.errors import OptionError
+from dynalysis.system import jacobian_reverse
 from dynalysis.models import build_model
 
 F64 = torch.float64
@@ -190,7 +190,7 @@ def test_invalid_method_names_the_allowed_values():
 
 
 def test_geqrf_and_linalg_qr_paths_give_the_same_spectrum(monkeypatch):
-    import dynalysis._lyapunov as engine
+    import dynalysis.lyapunov.spectrum as engine
 
     system, x = wcrnn(N=40, eps=0.3), drive(2, 60)
     fast = dynalysis.lyapunov_spectrum(system, x, transient=10).exponent.values
@@ -258,7 +258,7 @@ def test_auto_schedule_keeps_the_float32_tail_that_a_fixed_k_loses():
 
 @pytest.mark.parametrize("value,parsed", [("auto", "auto"), ("AUTO", "auto"), ("3", 3), (4, 4)])
 def test_reortho_every_accepts_auto_and_integers(value, parsed):
-    from dynalysis._lyapunov import check_reortho_every
+    from dynalysis.lyapunov.spectrum import check_reortho_every
 
     assert check_reortho_every(value) == parsed
 

@@ -8,8 +8,8 @@ import pytest
 import torch
 
 import dynalysis
-from dynalysis._errors import OptionError
-from dynalysis._memory_analysis import linearisation, memory_analysis
+from dynalysis.errors import OptionError
+from dynalysis.memory.combined import linearisation, memory_analysis
 from dynalysis.models import MODELS, build_model
 
 F64 = torch.float64

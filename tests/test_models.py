@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dynalysis import ModuleSystem
-from dynalysis._errors import OptionError
+from dynalysis.errors import OptionError
 from dynalysis.models import GRU, LSTM, MODELS, WCRNN, Elman, LinearRNN, build_model
 from dynalysis.models import initializers as I
 

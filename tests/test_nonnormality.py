@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import dynalysis
-from dynalysis._errors import DynalysisError, OptionError
+from dynalysis.errors import DynalysisError, OptionError
 
 
 def chain(N, alpha, beta=0.0):

@@ -12,7 +12,7 @@ import torch
 import yaml
 
 import dynalysis
-from dynalysis._batch import Outcome, _Report, _run_on_dask, local_cluster
+from dynalysis.pipeline.batch import Outcome, _Report, _run_on_dask, local_cluster
 from dynalysis.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]

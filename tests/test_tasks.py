@@ -10,10 +10,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dynalysis._errors import OptionError
-from dynalysis.tasks import (MNIST_FILES, TASKS, TOMITA_DFAS, AddingTask, CopyTask, DataFileError,
-                             DelayedRecallTask, DigitsTask, LinearTeacherTask, MNISTTask,
-                             TomitaTask, build_task, read_idx, tomita_accepts, write_idx)
+from dynalysis.errors import OptionError
+from dynalysis.tasks import MNIST_FILES, TASKS, TOMITA_DFAS, AddingTask, CopyTask, DataFileError, DelayedRecallTask, DigitsTask, LinearTeacherTask, MNISTTask, TomitaTask, build_task, read_idx, tomita_accepts, write_idx
 
 # tiny instances of every generated or shipped task (MNIST needs files: see the end of this file)
 TINY = {

@@ -14,7 +14,7 @@ def training_cli():
 
 def user_error(error: BaseException):
     """The `DynalysisError` behind ``error`` (jsonargparse wraps a constructor's), or None."""
-    from .._errors import DynalysisError
+    from ..errors import DynalysisError
 
     seen = set()
     while error is not None and id(error) not in seen:

@@ -7,13 +7,13 @@ import traceback
 import warnings
 from pathlib import Path
 
-from .._errors import DynalysisError, first_line
+from ..errors import DynalysisError, first_line
 
 PROG = "cli.py"
 
 
 def _analyze_parser(sub) -> None:
-    from .._analyze import ANALYSES
+    from ..pipeline.analyze import ANALYSES
 
     p = sub.add_parser("analyze", help="analyse checkpoints into NetCDF files (one per checkpoint)",
                        description="Analyse trained checkpoints on trajectories driven by their own "

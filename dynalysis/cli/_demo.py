@@ -4,11 +4,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .._errors import DynalysisError
+from ..errors import DynalysisError
 
 
 def _summary(results: Path, test_metrics: dict) -> dict:
-    from .._io import open_results, result_groups
+    from ..io.netcdf import open_results, result_groups
 
     groups = set(result_groups(results))
     out = {"test_accuracy": test_metrics.get("test_acc")}
@@ -35,7 +35,7 @@ def run_demo(out: Path, config: Path, *, max_epochs: int | None = None) -> dict:
     ``<run>/summary.json`` where ``<run>`` is the Lightning log folder (a new ``version_N``
     each time, so nothing earlier is overwritten). Returns the summary.
     """
-    from .._analyze import analyze_checkpoint
+    from ..pipeline.analyze import analyze_checkpoint
     from ..plotting import plot_results
     from . import training_cli
 

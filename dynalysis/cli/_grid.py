@@ -21,7 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .._errors import DynalysisError, OptionError, first_line
+from ..errors import DynalysisError, OptionError, first_line
 
 __all__ = ["run_sweep", "plan_runs"]
 

@@ -5,12 +5,12 @@ import glob
 import sys
 from pathlib import Path
 
-from .._errors import DynalysisError, OptionError
+from ..errors import DynalysisError, OptionError
 
 
 def analyze(args) -> int:
-    from .._analyze import analyze_checkpoint
-    from .._batch import analyze_checkpoints, summary
+    from ..pipeline.analyze import analyze_checkpoint
+    from ..pipeline.batch import analyze_checkpoints, summary
 
     options = dict(analyses=args.analyses, split=args.split, n_trajectories=args.n_trajectories,
                    steps=args.steps, transient=args.transient, n_exponents=args.n_exponents,

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .._errors import OptionError
+from ..errors import OptionError
 
 __all__ = ["RecurrentNet", "register_model", "build_model", "MODELS"]
 

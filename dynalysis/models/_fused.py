@@ -12,7 +12,7 @@ import abc
 import torch
 from torch import Tensor, nn
 
-from .._errors import OptionError
+from ..errors import OptionError
 from ._base import RecurrentNet
 from ._init import bias_vector, init_options_record, input_weight, recurrent_weight
 from .initializers import make_generator

@@ -20,7 +20,8 @@ import math
 import torch
 from torch import Tensor
 
-from .._errors import OptionError, check_option
+from ..errors import OptionError
+from .._core.options import check_option
 from .initializers import INPUT_INITS, RECURRENT_INITS, input_init, mixed, recurrent_init
 from .initializers._registry import call_with_options
 

@@ -27,7 +27,8 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from .._errors import OptionError, check_option
+from ..errors import OptionError
+from .._core.options import check_option
 
 __all__ = ["wcrnn_scan", "wcrnn_tangent_step", "SCAN_BACKENDS"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .._errors import check_option
+from .._core.options import check_option
 from ._base import register_model
 from ._fused import FusedRecurrentNet
 

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from .._errors import OptionError
+from ..errors import OptionError
 from ._base import RecurrentNet, register_model
 from ._init import init_options_record, input_weight, recurrent_weight
 from .initializers import make_generator

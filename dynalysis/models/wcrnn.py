@@ -16,7 +16,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from .._errors import OptionError, check_option
+from ..errors import OptionError
+from .._core.options import check_option
 from ._kernels import wcrnn_scan, wcrnn_tangent_step
 from ._base import RecurrentNet, register_model
 from ._init import bias_vector, init_options_record, input_weight, recurrent_weight

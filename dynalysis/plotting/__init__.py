@@ -21,7 +21,7 @@ PLOTTERS = {
 
 def plot_results(path, out_dir) -> list:
     """Draw every analysis found in a results file into ``out_dir``; return the PNG paths."""
-    from .._io import open_results, result_groups
+    from ..io.netcdf import open_results, result_groups
 
     groups = result_groups(path) or [None]
     written = []

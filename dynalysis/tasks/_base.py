@@ -24,7 +24,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
-from .._errors import OptionError, check_option, check_positive_int
+from ..errors import OptionError
+from .._core.options import check_option, check_positive_int
 
 __all__ = ["Task", "GeneratedTask", "Split", "register_task", "build_task", "split_generator",
            "TASKS", "SPLITS"]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._errors import DynalysisError
+from ..errors import DynalysisError
 
 __all__ = ["DataFileError", "read_idx", "write_idx"]
 

@@ -18,7 +18,8 @@ import math
 
 import torch
 
-from .._errors import OptionError, check_option, check_positive_int
+from ..errors import OptionError
+from .._core.options import check_option, check_positive_int
 from ._base import Task
 
 __all__ = ["ImageSequenceTask"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from .._errors import check_positive_int
+from .._core.options import check_positive_int
 from ._base import GeneratedTask, Split, register_task
 
 __all__ = ["AddingTask"]

@@ -16,7 +16,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .._errors import check_positive_int
+from .._core.options import check_positive_int
 from ._base import GeneratedTask, Split, register_task
 
 __all__ = ["CopyTask"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from .._errors import check_positive_int
+from .._core.options import check_positive_int
 from ._base import Split, register_task
 from ._images import ImageSequenceTask
 

@@ -16,7 +16,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .._errors import OptionError, check_option, check_positive_int
+from ..errors import OptionError
+from .._core.options import check_option, check_positive_int
 from ._base import GeneratedTask, Split, check_float, register_task
 
 __all__ = ["DelayedRecallTask", "LinearTeacherTask"]

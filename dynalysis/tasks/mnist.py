@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .._errors import check_option, check_positive_int
+from .._core.options import check_option, check_positive_int
 from ._base import Split, register_task, check_float
 from ._idx import DataFileError, read_idx
 from ._images import ImageSequenceTask

@@ -22,7 +22,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .._errors import OptionError, check_positive_int
+from ..errors import OptionError
+from .._core.options import check_positive_int
 from ._base import GeneratedTask, Split, register_task
 
 __all__ = ["TomitaTask", "TOMITA_DFAS", "tomita_accepts"]

@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ..._errors import check_option
+from ..._core.options import check_option
 from ._common import out_dtype, resolve_shape
 
 __all__ = ["chain", "chain_feedback", "source_input", "antisymmetric_ramp", "mixed"]

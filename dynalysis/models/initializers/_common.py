@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import torch
 
-from ..._errors import OptionError, check_positive_int
+from ...errors import OptionError
+from ..._core.options import check_positive_int
 
 __all__ = ["make_generator", "resolve_shape", "out_dtype", "check_range"]
 

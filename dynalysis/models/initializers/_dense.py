@@ -11,7 +11,8 @@ import math
 import torch
 from torch import Tensor
 
-from ..._errors import OptionError, check_option
+from ...errors import OptionError
+from ..._core.options import check_option
 from ._common import out_dtype, resolve_shape
 
 __all__ = ["normal", "uniform", "xavier", "kaiming", "orthogonal", "identity", "np_rnn"]

@@ -13,7 +13,7 @@ import math
 import torch
 from torch import Tensor
 
-from ..._errors import check_option
+from ..._core.options import check_option
 from ._common import check_range, out_dtype, resolve_shape
 from ._dense import random_orthogonal
 

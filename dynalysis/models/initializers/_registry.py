@@ -13,7 +13,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ..._errors import OptionError, check_option
+from ...errors import OptionError
+from ..._core.options import check_option
 from ._chain import chain, chain_feedback, source_input
 from ._dense import identity, kaiming, normal, np_rnn, orthogonal, uniform, xavier
 from ._eigen import eigen

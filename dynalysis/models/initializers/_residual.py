@@ -21,7 +21,8 @@ from numbers import Real
 import torch
 from torch import Tensor
 
-from ..._errors import OptionError, check_option
+from ...errors import OptionError
+from ..._core.options import check_option
 from ._common import check_range, out_dtype, resolve_shape
 from ._eigen import blockdiag_rotations
 

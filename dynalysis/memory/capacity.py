@@ -14,11 +14,12 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ._errors import OptionError, check_option, check_positive_int
-from ._provenance import provenance_attrs, set_var_attrs
-from ._system import System
-from ._trajectory import run_states
-from ._validate import resolve_dtype
+from ..errors import OptionError
+from .._core.options import check_option, check_positive_int
+from .._core.provenance import provenance_attrs, set_var_attrs
+from ..system import System
+from .._core.trajectory import run_states
+from .._core.options import resolve_dtype
 
 __all__ = ["memory_capacity"]
 

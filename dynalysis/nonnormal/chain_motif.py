@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._errors import OptionError, check_option, check_positive_int
+from ..errors import OptionError
+from .._core.options import check_option, check_positive_int
 
 __all__ = ["chain_motif_profile"]
 

@@ -11,14 +11,14 @@ import types
 import warnings
 from pathlib import Path
 
-from ._errors import (DynalysisError, OptionError, ResultsFileError, check_option,
-                      check_positive_int, check_reortho_every, first_line)
+from ..errors import DynalysisError, OptionError, ResultsFileError, first_line
+from .._core.options import check_option, check_positive_int, check_reortho_every
 
 __all__ = ["analyze_checkpoint", "check_analyze_options", "ANALYSES"]
 
 
 def _lyapunov(system, inputs, opts):
-    from ._lyapunov import lyapunov_spectrum
+    from ..lyapunov.spectrum import lyapunov_spectrum
 
     return lyapunov_spectrum(system, inputs, n_exponents=opts.n_exponents, transient=opts.transient,
                              reortho_every=opts.reortho_every, seed=opts.seed, dtype=opts.dtype,
@@ -26,7 +26,7 @@ def _lyapunov(system, inputs, opts):
 
 
 def _jacobian(system, inputs, opts):
-    from ._jacobian import jacobian_eigenvalues
+    from ..spectra.jacobian import jacobian_eigenvalues
 
     every = max(1, (inputs.shape[1] - opts.transient) // 100)  # about 100 samples per trajectory
     return jacobian_eigenvalues(system, inputs, every=every, transient=opts.transient,
@@ -34,7 +34,7 @@ def _jacobian(system, inputs, opts):
 
 
 def _fixed_points(system, inputs, opts):
-    from ._fixed_points import find_fixed_points
+    from ..fixed_points.search import find_fixed_points
 
     return find_fixed_points(system, inputs, transient=opts.transient, seed=opts.seed, dtype=opts.dtype)
 
@@ -42,7 +42,7 @@ def _fixed_points(system, inputs, opts):
 def _nonnormality(system, inputs, opts):
     import xarray as xr
 
-    from ._nonnormality import nonnormality
+    from ..nonnormal.measures import nonnormality
 
     if system.recurrent_matrix() is not None:
         return nonnormality(system, seed=opts.seed)
@@ -54,7 +54,7 @@ def _nonnormality(system, inputs, opts):
 
 
 def _memory(system, inputs, opts):
-    from ._memory_analysis import memory_analysis
+    from ..memory.combined import memory_analysis
 
     return memory_analysis(system, inputs, max_lag=opts.max_lag, seed=opts.seed, dtype=opts.dtype)
 
@@ -156,10 +156,10 @@ def analyze_checkpoint(checkpoint, out, *, analyses=None, split: str = "test",
     fails is it an error. Same checkpoint, options and seed
     give identical files apart from the time stamp in ``history``.
     """
-    from ._checkpoint import load_checkpoint
-    from ._inputs import task_inputs
-    from ._io import save_results
-    from ._provenance import provenance_attrs, to_json
+    from ..io.checkpoint import load_checkpoint
+    from .._core.inputs import task_inputs
+    from ..io.netcdf import save_results
+    from .._core.provenance import provenance_attrs, to_json
 
     out = Path(out)
     request = check_analyze_options(analyses=analyses, split=split, n_trajectories=n_trajectories,

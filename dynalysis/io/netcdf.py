@@ -26,7 +26,7 @@ from typing import Mapping
 import numpy as np
 import xarray as xr
 
-from ._errors import DynalysisError, ResultsFileError, first_line
+from ..errors import DynalysisError, ResultsFileError, first_line
 
 __all__ = ["save_results", "open_results", "result_groups", "verify_results"]
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import torch
 
-from ._errors import CheckpointError, first_line
-from ._system import ModuleSystem
+from ..errors import CheckpointError, first_line
+from ..system import ModuleSystem
 
 __all__ = ["load_checkpoint", "read_checkpoint_record", "find_checkpoints", "find_last_checkpoint"]
 
@@ -96,7 +96,7 @@ def load_checkpoint(path: str | os.PathLike, *, dtype: torch.dtype | None = None
     CheckpointError
         Missing, empty, corrupt or foreign files, with a one-line reason.
     """
-    from .models import MODELS, build_model
+    from ..models import MODELS, build_model
 
     record, state = read_checkpoint_record(path)
     spec = dict(record["model"])
@@ -137,7 +137,7 @@ def find_checkpoints(paths) -> list[Path]:
     CheckpointError
         A folder without checkpoints or a pattern that matches no file.
     """
-    from ._paths import expand_paths
+    from .paths import expand_paths
 
     return expand_paths(paths, suffix=".ckpt", error=CheckpointError,
                         hint="; train with `python cli.py fit` first, or check the path")

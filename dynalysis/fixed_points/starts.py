@@ -7,9 +7,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ._errors import OptionError, check_positive_int
-from ._trajectory import run_states
-from ._validate import as_initial_state, as_inputs
+from ..errors import OptionError
+from .._core.options import check_positive_int
+from .._core.trajectory import run_states
+from .._core.inputs import as_initial_state, as_inputs
 
 __all__ = ["constant_input_for", "sample_starts", "pca_frame"]
 

@@ -14,8 +14,9 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ._errors import OptionError, check_positive_int
-from ._provenance import provenance_attrs, set_var_attrs
+from ..errors import OptionError
+from .._core.options import check_positive_int
+from .._core.provenance import provenance_attrs, set_var_attrs
 
 __all__ = ["fisher_memory_curve"]
 

@@ -1,27 +1,13 @@
-"""Input checks shared by the analyses: shapes, dtypes and step counts, before any work starts."""
+"""Driving inputs: shape checks, initial states, zero inputs and a checkpoint's own task data."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from ._errors import OptionError
+from ..errors import DynalysisError, OptionError
+from .options import check_positive_int
 
-__all__ = ["as_inputs", "as_initial_state", "resolve_dtype"]
-
-_DTYPES = {"float64": torch.float64, "float32": torch.float32, "double": torch.float64,
-           "float": torch.float32}
-
-
-def resolve_dtype(dtype) -> torch.dtype:
-    """Accept a torch dtype or its name; analyses default to float64."""
-    if isinstance(dtype, torch.dtype):
-        if dtype not in (torch.float32, torch.float64):
-            raise OptionError(f"invalid dtype={dtype}; allowed values: torch.float64, torch.float32")
-        return dtype
-    if dtype in _DTYPES:
-        return _DTYPES[dtype]
-    raise OptionError(f"invalid dtype={dtype!r}; allowed values: 'float64', 'float32'")
-
+__all__ = ["as_inputs", "as_initial_state", "zero_inputs", "task_inputs"]
 
 def as_inputs(system, inputs, *, dtype, device, min_steps: int = 1, name: str = "inputs") -> torch.Tensor:
     """Check and convert driving inputs to a ``(trajectory, time, input_size)`` tensor."""
@@ -67,3 +53,43 @@ def zero_inputs(system, n_trajectories: int, steps: int, *, dtype=torch.float64)
     torch.Size([2, 5, 0])
     """
     return torch.zeros(int(n_trajectories), int(steps), system.input_size, dtype=dtype)
+
+
+
+def task_inputs(system_or_task, *, split: str = "test", n_trajectories: int = 8,
+                steps: int | None = None, seed: int = 0) -> torch.Tensor:
+    """Inputs ``(n_trajectories, steps, input_size)`` drawn from a task's data.
+
+    Each trajectory concatenates randomly chosen sequences of ``split`` in time, so that
+    trajectories can be longer than one task sequence (the network is not reset between
+    sequences, as in a continuously driven system).
+
+    Parameters
+    ----------
+    system_or_task : System with ``metadata["task"]`` (a loaded checkpoint), a task spec dict,
+        or a `dynalysis.tasks.Task`.
+    split : {"train", "val", "test"}, default "test"
+    n_trajectories : int, default 8
+    steps : int, optional
+        Length of each trajectory; one task sequence by default.
+    seed : int, default 0
+        Seed of the choice of sequences.
+    """
+    from ..tasks import Task, build_task
+
+    task = system_or_task
+    if not isinstance(task, Task):
+        spec = task if isinstance(task, dict) else (getattr(task, "metadata", {}) or {}).get("task")
+        if not spec:
+            raise DynalysisError("this system records no task; pass inputs explicitly "
+                                 "(shape (trajectory, time, input_size))")
+        spec = dict(spec)
+        task = build_task(spec.pop("name"), **spec)
+    n = check_positive_int("n_trajectories", n_trajectories)
+    data = task.split(split).inputs
+    T = data.shape[1]
+    steps = T if steps is None else check_positive_int("steps", steps)
+    reps = -(-steps // T)
+    g = torch.Generator().manual_seed(int(seed))
+    idx = torch.randint(len(data), (n, reps), generator=g)
+    return data[idx].reshape(n, reps * T, -1)[:, :steps].contiguous()

@@ -1,34 +1,27 @@
-"""Errors a user can act on.
+"""Option checks shared by every analysis: one vocabulary, checked before any work starts.
 
-`DynalysisError` marks problems caused by input (files, options, shapes): the CLI prints its
-message on one line and exits non-zero without a traceback. Anything else is a bug.
+Each check raises `dynalysis.OptionError` naming the option and the allowed values.
 """
 from __future__ import annotations
 
-__all__ = ["DynalysisError", "CheckpointError", "ResultsFileError", "OptionError", "check_option",
-           "check_positive_int", "check_reortho_every", "first_line"]
+from ..errors import OptionError
+
+__all__ = ["check_option", "check_positive_int", "check_reortho_every", "resolve_dtype"]
+
+_DTYPES = {"float64": "float64", "float32": "float32", "double": "float64", "float": "float32"}
 
 
-class DynalysisError(Exception):
-    """A user-facing error: the message names the problem and, where known, the fix."""
+def resolve_dtype(dtype):
+    """Accept a torch dtype or its name; analyses default to float64."""
+    import torch  # lazy: the option checks are imported by `cli.py analyze --help`
 
-
-class CheckpointError(DynalysisError, ValueError):
-    """A checkpoint file is missing, corrupt, or not a dynalysis/Lightning checkpoint."""
-
-
-class ResultsFileError(DynalysisError, ValueError):
-    """A results file is missing, corrupt, or would be overwritten."""
-
-
-class OptionError(DynalysisError, ValueError):
-    """An option has an invalid value; the message names it and the allowed values."""
-
-
-def first_line(error: BaseException, limit: int = 200) -> str:
-    """The first line of an exception's message (its type name if empty), for one-line errors."""
-    text = str(error).strip()
-    return text.splitlines()[0][:limit] if text else type(error).__name__
+    if isinstance(dtype, torch.dtype):
+        if dtype not in (torch.float32, torch.float64):
+            raise OptionError(f"invalid dtype={dtype}; allowed values: torch.float64, torch.float32")
+        return dtype
+    if dtype in _DTYPES:
+        return getattr(torch, _DTYPES[dtype])
+    raise OptionError(f"invalid dtype={dtype!r}; allowed values: 'float64', 'float32'")
 
 
 def check_option(name: str, value, allowed) -> None:
@@ -38,7 +31,7 @@ def check_option(name: str, value, allowed) -> None:
     >>> check_option("method", "x", ("qr",))
     Traceback (most recent call last):
     ...
-    dynalysis._errors.OptionError: invalid method='x'; allowed values: 'qr'
+    dynalysis.errors.OptionError: invalid method='x'; allowed values: 'qr'
     """
     if value not in allowed:
         choices = ", ".join(repr(a) for a in allowed)

@@ -31,7 +31,8 @@ import traceback
 import warnings
 from pathlib import Path
 
-from ._errors import DynalysisError, OptionError, ResultsFileError, check_positive_int, first_line
+from ..errors import DynalysisError, OptionError, ResultsFileError, first_line
+from .._core.options import check_positive_int
 
 __all__ = ["analyze_checkpoints", "Outcome", "output_paths"]
 
@@ -72,8 +73,8 @@ def output_paths(checkpoints, out_dir, *, root=None) -> dict[Path, Path]:
 
 def _existing(out: Path, request: dict, checkpoint_sha: str) -> tuple[str, str]:
     """``("new"|"redo"|"complete"|"conflict", reason)`` for the results file ``out``."""
-    from ._io import result_groups, verify_results
-    from ._provenance import to_json
+    from ..io.netcdf import result_groups, verify_results
+    from .._core.provenance import to_json
 
     if not out.exists():
         return "new", ""
@@ -113,7 +114,7 @@ def _run_one(checkpoint: str, out: str, options: dict, overwrite: bool) -> Outco
 
 
 def _run_one_threaded(checkpoint: str, out: str, options: dict, overwrite: bool) -> Outcome:
-    from ._analyze import analyze_checkpoint, check_analyze_options, file_sha256
+    from .analyze import analyze_checkpoint, check_analyze_options, file_sha256
 
     start = time.perf_counter()
     caught: list = []
@@ -178,9 +179,9 @@ def analyze_checkpoints(checkpoints, out_dir, *, workers: int = 1, scheduler: st
     notes), so an interrupted sweep resumes where it stopped when run again. Results do not
     depend on ``workers``: the same checkpoint, options and seed give the same numbers.
     """
-    from ._analyze import check_analyze_options
-    from ._checkpoint import find_checkpoints
-    from ._paths import common_folder
+    from .analyze import check_analyze_options
+    from ..io.checkpoint import find_checkpoints
+    from ..io.paths import common_folder
 
     check_analyze_options(**options)
     if scheduler is None:

@@ -17,10 +17,12 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ._errors import OptionError, check_positive_int
-from ._provenance import provenance_attrs, set_var_attrs
-from ._system import System
-from ._validate import as_initial_state, as_inputs, resolve_dtype
+from ..errors import OptionError
+from .._core.options import check_positive_int
+from .._core.provenance import provenance_attrs, set_var_attrs
+from ..system import System
+from .._core.inputs import as_initial_state, as_inputs
+from .._core.options import resolve_dtype
 
 __all__ = ["memory_kernel"]
 

@@ -16,12 +16,13 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ._errors import OptionError, check_positive_int
-from ._fixed_points_starts import constant_input_for, pca_frame, sample_starts
-from ._provenance import provenance_attrs, set_var_attrs
-from ._system import System
-from ._trajectory import set_flag, sort_by_modulus
-from ._validate import resolve_dtype
+from ..errors import OptionError
+from .._core.options import check_positive_int
+from .starts import constant_input_for, pca_frame, sample_starts
+from .._core.provenance import provenance_attrs, set_var_attrs
+from ..system import System
+from .._core.trajectory import set_flag, sort_by_modulus
+from .._core.options import resolve_dtype
 
 __all__ = ["find_fixed_points"]
 
@@ -236,7 +237,7 @@ def find_fixed_points(system: System, inputs=None, *, constant_input=None, start
                 "input_dim": np.arange(system.input_size), "pc": np.arange(comps.shape[0])},
     )
     if traj is not None:
-        from ._trajectory import thin_indices
+        from .._core.trajectory import thin_indices
 
         idx = thin_indices(traj.shape[1], trace_points)
         ds["trajectory_pc"] = (("trajectory", "time", "pc"), (traj[:, idx] - mean) @ comps.T)

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import xarray as xr
 
-from ._errors import ResultsFileError, first_line
+from ..errors import ResultsFileError, first_line
 
 __all__ = ["open_sweep", "sweep_coordinates"]
 
@@ -98,8 +98,8 @@ def open_sweep(paths, *, group: str | None = "lyapunov", verify: bool = True,
     >>> sweep = dynalysis.open_sweep("results/**/*.nc")                    # doctest: +SKIP
     >>> sweep.exponent.sel(exponent_index=0).groupby("lambda").mean()      # doctest: +SKIP
     """
-    from ._io import _decode, _verified_root_attrs
-    from ._paths import expand_paths
+    from .netcdf import _decode, _verified_root_attrs
+    from .paths import expand_paths
 
     files = [str(f) for f in expand_paths(paths, suffix=".nc", error=ResultsFileError,
                                           hint="; run `python cli.py analyze ... --out-dir` first")]

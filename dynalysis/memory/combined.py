@@ -7,10 +7,10 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ._fisher_memory import fisher_memory_curve
-from ._memory import memory_kernel
-from ._memory_capacity import memory_capacity
-from ._validate import resolve_dtype
+from .fisher import fisher_memory_curve
+from .kernel import memory_kernel
+from .capacity import memory_capacity
+from .._core.options import resolve_dtype
 
 __all__ = ["linearisation", "memory_analysis"]
 

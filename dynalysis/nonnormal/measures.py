@@ -20,16 +20,13 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ._chain_motif import chain_motif_profile
-from ._errors import DynalysisError, OptionError, check_positive_int
-from ._provenance import provenance_attrs, set_var_attrs
-from ._trajectory import set_flag, sort_by_modulus
+from .chain_motif import chain_motif_profile
+from ..errors import DynalysisError, NumericalReliabilityWarning, OptionError
+from .._core.options import check_positive_int
+from .._core.provenance import provenance_attrs, set_var_attrs
+from .._core.trajectory import set_flag, sort_by_modulus
 
-__all__ = ["nonnormality", "henrici", "NumericalReliabilityWarning"]
-
-
-class NumericalReliabilityWarning(UserWarning):
-    """A float64 result is not determined to the requested tolerance (ill-conditioning)."""
+__all__ = ["nonnormality", "henrici"]
 
 
 def henrici(W: np.ndarray) -> float:
@@ -97,7 +94,7 @@ def nonnormality(matrix_or_system, *, rtol: float = 1e-6, max_power: int = 50,
     max_power : int, default 50
         ``power_norm`` is ``‖W^k‖₂`` for ``k = 0..max_power``.
     motif_steps, n_pulses, pulse, pulse_into, pulse_scale, seed
-        Chain-motif options, see `dynalysis._chain_motif.chain_motif_profile`. A bare matrix
+        Chain-motif options, see `dynalysis.nonnormal.chain_motif.chain_motif_profile`. A bare matrix
         is pulsed through the linear map ``h ← W h``.
 
     Returns

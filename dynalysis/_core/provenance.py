@@ -28,7 +28,7 @@ def to_json(obj) -> str:
 def package_versions() -> dict:
     import torch
 
-    from . import __version__
+    from .. import __version__
 
     return {"dynalysis": __version__, "torch": torch.__version__, "xarray": xr.__version__,
             "numpy": np.__version__, "python": sys.version.split()[0]}

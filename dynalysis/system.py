@@ -16,7 +16,7 @@ from typing import Callable
 import torch
 from torch import Tensor
 
-from ._errors import DynalysisError
+from .errors import DynalysisError
 
 __all__ = ["System", "MapSystem", "jacobian_reverse"]
 

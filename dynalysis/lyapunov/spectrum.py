@@ -31,13 +31,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from ._errors import check_option, check_positive_int, check_reortho_every
-from ._validate import as_initial_state, as_inputs, resolve_dtype
+from .._core.options import check_option, check_positive_int, check_reortho_every
+from .._core.inputs import as_initial_state, as_inputs
+from .._core.options import resolve_dtype
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
-    from ._system import System
+    from ..system import System
 
 __all__ = ["lyapunov_spectrum", "kaplan_yorke_dimension", "LYAPUNOV_METHODS"]
 
@@ -345,7 +346,7 @@ def _to_dataset(system, acc: _LogRAccumulator, h, options: dict):
     """Sort, flag diverged trajectories, average, and label everything."""
     import xarray as xr
 
-    from ._provenance import provenance_attrs, set_var_attrs
+    from .._core.provenance import provenance_attrs, set_var_attrs
 
     B, k = acc.log_sum.shape
     per_traj = (acc.log_sum / acc.n_avg).cpu().numpy()

@@ -1,0 +1,40 @@
+"""Errors a user can act on.
+
+`DynalysisError` marks problems caused by input (files, options, shapes): the CLI prints its
+message on one line and exits non-zero without a traceback. Anything else is a bug.
+"""
+from __future__ import annotations
+
+__all__ = ["DynalysisError", "CheckpointError", "ResultsFileError", "OptionError",
+           "DivergenceWarning", "NumericalReliabilityWarning", "first_line"]
+
+
+class DynalysisError(Exception):
+    """A user-facing error: the message names the problem and, where known, the fix."""
+
+
+class CheckpointError(DynalysisError, ValueError):
+    """A checkpoint file is missing, corrupt, or not a dynalysis/Lightning checkpoint."""
+
+
+class ResultsFileError(DynalysisError, ValueError):
+    """A results file is missing, corrupt, or would be overwritten."""
+
+
+class OptionError(DynalysisError, ValueError):
+    """An option has an invalid value; the message names it and the allowed values."""
+
+
+class DivergenceWarning(RuntimeWarning):
+    """Trajectories (or starts) of an analysis diverged: their state, Jacobian or result became
+    NaN/inf. They are flagged in the result's ``diverged`` variable and left out of its means."""
+
+
+class NumericalReliabilityWarning(UserWarning):
+    """A float64 result is not determined to the requested tolerance (ill-conditioning)."""
+
+
+def first_line(error: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (its type name if empty), for one-line errors."""
+    text = str(error).strip()
+    return text.splitlines()[0][:limit] if text else type(error).__name__

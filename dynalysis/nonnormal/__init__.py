@@ -1,0 +1,4 @@
+"""Non-normal dynamics of a recurrent matrix: Henrici's departure from normality, transient
+growth and the chain-motif profile (Orhan & Pitkow 2020)."""
+from .measures import henrici as henrici
+from .measures import nonnormality as nonnormality

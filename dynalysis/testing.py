@@ -1,0 +1,1 @@
+"""Tools for testing step maps (filled in below)."""
