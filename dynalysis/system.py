@@ -5,7 +5,7 @@ A step map is a batched discrete-time system ``h_t = F(h_{t-1}, x_t)`` with
 `System.step`; they use `System.tangent_step` (J·Q products) and `System.jacobian` when
 available, which default to forward-mode `torch.func` on `step`.
 
-Convention (SCIENCE.md): ``J[i, j] = ∂h_t[i] / ∂h_{t-1}[j]`` (row = output unit).
+Convention (docs/science.md): ``J[i, j] = ∂h_t[i] / ∂h_{t-1}[j]`` (row = output unit).
 """
 from __future__ import annotations
 
@@ -79,6 +79,11 @@ class System(abc.ABC):
     input_size: int
     output_size: int = 0
     metadata: dict
+    #: None for a discrete-time map; the integration step ``dt`` of a flow (results then report
+    #: rates per unit time, see `dynalysis._core.result`)
+    time_step: float | None = None
+    #: unit of time of the results: "step" for maps, e.g. "time" or "ms" for flows
+    time_unit: str = "step"
 
     @abc.abstractmethod
     def step(self, state: Tensor, x: Tensor) -> Tensor:
@@ -100,6 +105,10 @@ class System(abc.ABC):
     def recurrent_matrix(self) -> Tensor | None:
         """The recurrent weight matrix (``state_size × state_size``), or None if there is none."""
         return None
+
+    def gate_matrices(self) -> dict[str, Tensor]:
+        """Hidden-to-hidden blocks of a gated cell ``{gate: (N, N)}`` (empty if there are none)."""
+        return {}
 
     def tangent_step(self, state: Tensor, x: Tensor, tangents: Tensor) -> tuple[Tensor, Tensor]:
         """Advance the state and push tangent vectors through the Jacobian.
@@ -253,6 +262,10 @@ class ModuleSystem(System):
     def recurrent_matrix(self):
         fn = getattr(self.net, "recurrent_matrix", None)
         return None if fn is None else fn()
+
+    def gate_matrices(self):
+        fn = getattr(self.net, "gate_matrices", None)
+        return {} if fn is None else dict(fn())
 
     def to(self, *, dtype=None, device=None):
         p = self._reference_tensor()

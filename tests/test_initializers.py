@@ -1,4 +1,4 @@
-"""Initializers: each definition's mathematics (SCIENCE.md §1–§3), checked in closed form."""
+"""Initializers: each definition's mathematics (docs/science.md §1–§3), checked in closed form."""
 from __future__ import annotations
 
 import math
@@ -141,11 +141,11 @@ def test_chain_feedback_henrici_and_spectrum(beta):
     N, alpha = 20, 0.99
     W = I.chain_feedback(N, alpha=alpha, beta=beta, dtype=f64)
     d_exact = math.sqrt(N - 1) * abs(alpha - beta)
-    if beta >= 0.04:  # Schur-based d is itself ill-conditioned for smaller β (SCIENCE.md §3)
+    if beta >= 0.04:  # Schur-based d is itself ill-conditioned for smaller β (docs/science.md §3)
         assert henrici(W) == pytest.approx(d_exact, rel=1e-6)
     # D W D⁻¹ with D = diag((β/α)^{i/2}) is symmetric tridiagonal with off-diagonals √(αβ):
     # its (well-conditioned) spectrum is 2√(αβ) cos(kπ/(N+1)); W's own eigenvalues are not
-    # (SCIENCE.md: ill-conditioned for non-normal W)
+    # (docs/science.md: ill-conditioned for non-normal W)
     d = (beta / alpha) ** (torch.arange(N, dtype=f64) / 2)
     S = d[:, None] * W / d[None, :]
     torch.testing.assert_close(S, S.T, rtol=1e-12, atol=0)

@@ -1,4 +1,4 @@
-"""Lyapunov spectra against closed forms (SCIENCE.md §5 reference values).
+"""Lyapunov spectra against closed forms (docs/science.md §5 reference values).
 
 These guard the QR engine: every case has an exact or literature value.
 """

@@ -1,6 +1,6 @@
 """Correctness of the Lyapunov engine's speed options and fast paths (no timing here).
 
-Theory used (SCIENCE.md §5): the QR method is exact in exact arithmetic whatever the QR
+Theory used (docs/science.md §5): the QR method is exact in exact arithmetic whatever the QR
 schedule, because ``J_k⋯J_1 Q_0 = Q_k R_k⋯R_1`` and ``diag(R_k⋯R_1) = Π diag R_i``. Skipping
 QRs (``reortho_every = k``) therefore changes the result only by round-off amplified by the
 conditioning of the ``k``-step product, ``u·e^{k(λ_1 − λ_min)}``. Householder QR's first

@@ -1,5 +1,5 @@
 """Model zoo: the step map reproduces the training path, analytic J·Q products are exact, and
-each cell's definition holds (SCIENCE.md §1–§4)."""
+each cell's definition holds (docs/science.md §1–§4)."""
 from __future__ import annotations
 
 import math
@@ -153,7 +153,7 @@ def test_wcrnn_jacobian_tends_to_residual_as_epsilon_vanishes(residual, extra):
     {"residual": "heterogeneous", "memory_time_range": [2.0, 30.0]},
 ])
 def test_wcrnn_lyapunov_spectrum_approaches_log_residual_eigenvalues(options):
-    """SCIENCE.md §1: with ε = 1e-3 the spectrum matches ln|eig(R)| (sorted) to ~1e-2."""
+    """docs/science.md §1: with ε = 1e-3 the spectrum matches ln|eig(R)| (sorted) to ~1e-2."""
     import dynalysis
 
     net = make("wcrnn", {"epsilon": 1e-3, **options})

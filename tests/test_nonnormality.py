@@ -1,4 +1,4 @@
-"""Non-normality measures against the closed forms of SCIENCE.md §3."""
+"""Non-normality measures against the closed forms of docs/science.md §3."""
 from __future__ import annotations
 
 import math
@@ -124,7 +124,7 @@ def test_chain_motif_through_the_source_input_of_a_system():
     N, alpha = 10, 1.0
     W = torch.as_tensor(chain(N, alpha))
     V = torch.zeros(N, 1, dtype=torch.float64)
-    V[0, 0] = 0.9  # source input: channel 0 drives unit 0 (SCIENCE.md §3)
+    V[0, 0] = 0.9  # source input: channel 0 drives unit 0 (docs/science.md §3)
     sys_ = dynalysis.MapSystem(lambda h, x: torch.tanh(h @ W.T + x @ V.T), N, 1)
     sys_.recurrent_matrix = lambda: W
     ds = _quiet(dynalysis.nonnormality, sys_, n_pulses=4)

@@ -1,5 +1,5 @@
 """End to end: analyses/eigen_init/study.py at the tiny size; the recorded initial spectra are
-checked against each initializer's definition (SCIENCE.md §2)."""
+checked against each initializer's definition (docs/science.md §2)."""
 from __future__ import annotations
 
 import os

@@ -1,5 +1,5 @@
 """End to end: analyses/linear_rnn_implicit_bias/study.py at the tiny size; the recorded kernels,
-β_j and predicted half-times are checked against their definitions (SCIENCE.md §4)."""
+β_j and predicted half-times are checked against their definitions (docs/science.md §4)."""
 from __future__ import annotations
 
 import os

@@ -1,5 +1,5 @@
 """End to end: analyses/nonnormal_dynamics/study.py at the tiny size, outputs checked against
-the closed forms of SCIENCE.md §3 (chain Henrici index, Fisher memory totals)."""
+the closed forms of docs/science.md §3 (chain Henrici index, Fisher memory totals)."""
 from __future__ import annotations
 
 import os

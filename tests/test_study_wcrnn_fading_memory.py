@@ -1,5 +1,5 @@
 """End to end: analyses/wcrnn_fading_memory/study.py at the tiny size; the recorded residual
-spectra are checked against each residual's definition (SCIENCE.md §1)."""
+spectra are checked against each residual's definition (docs/science.md §1)."""
 from __future__ import annotations
 
 import math

@@ -296,7 +296,7 @@ def test_linear_teacher_single_lag_chance_and_kernel_beyond_the_sequence():
 
 
 def test_linear_teacher_with_kernel_CA_jB_reproduces_a_linear_rnn():
-    """SCIENCE.md §4: h_t = A h_{t−1} + B x_t, y_t = C h_t  ⇔  y_t = Σ_j C A^j B x_{t−j}."""
+    """docs/science.md §4: h_t = A h_{t−1} + B x_t, y_t = C h_t  ⇔  y_t = Σ_j C A^j B x_{t−j}."""
     g = torch.Generator().manual_seed(0)
     N, T = 5, 20
     A = torch.randn(N, N, generator=g, dtype=torch.float64)

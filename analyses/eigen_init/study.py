@@ -1,5 +1,5 @@
 """Eigen initializer: Dou & Principe (arXiv:2307.15679), "Dynamic analysis and an eigen
-initializer for recurrent neural networks" (SCIENCE.md §2).
+initializer for recurrent neural networks" (docs/science.md §2).
 
 Claims checked here:
 
@@ -83,7 +83,7 @@ SIZES = {
                                       ("adding", dict(seq_len=30, n_train=512, n_val=128, n_test=128))],
              inits=("eigen", "xavier"), seeds=[0, 1], hidden=16, epochs=8, batch_size=32),
     ], lr=5e-3, clip=1.0),
-    # SCIENCE.md does not give the paper's network sizes or schedules: the tasks are the
+    # docs/science.md does not give the paper's network sizes or schedules: the tasks are the
     # paper's (Tomita 1-7 and pixel-by-pixel MNIST, T = 784, for all three cells); N = 128,
     # 5 seeds and 50 / 20 epochs are our choice. MNIST IDX files are read from --mnist-root.
     "paper": dict(blocks=[
@@ -393,7 +393,7 @@ def report(ds: xr.Dataset, rows: list[tuple], size: str, cfg: dict, command: str
     lines += ["", f"Classification runs: {', '.join(elman_kind['classification'])}; regression runs: "
               + ", ".join(elman_kind["regression"])
               + ". The paper states that the two kinds of task shape the eigenvalues differently; "
-              "SCIENCE.md gives no number for it, so the table above is our measurement only. The two groups "
+              "docs/science.md gives no number for it, so the table above is our measurement only. The two groups "
               "differ in run count and in task length and training steps (see the grid), which the "
               "comparison does not control.", ""]
 
@@ -433,7 +433,7 @@ def report(ds: xr.Dataset, rows: list[tuple], size: str, cfg: dict, command: str
                             f"(difference of the changes in mean abs λ: {', '.join(f'{d:+.3f}' for d in diff)})")
                            if consistent else "**No consistent difference** between classification and regression "
                            f"across initializers (differences of the changes: {', '.join(f'{d:+.3f}' for d in diff)})")
-                        + ". SCIENCE.md does not state the paper's direction, so only the existence of a difference "
+                        + ". docs/science.md does not state the paper's direction, so only the existence of a difference "
                         "is checked. Eigenvalues near the unit circle: " + (near or "not measured from a neutral init")
                         + (" — " + ("mostly near the circle" if all(xa) and min(xa[0][3], xa[1][3]) > 0.5 else
                                     "most are not, at this training budget") if all(xa) else ""))
@@ -442,7 +442,7 @@ def report(ds: xr.Dataset, rows: list[tuple], size: str, cfg: dict, command: str
     c, r = stats.get(("eigen", "classification")), stats.get(("eigen", "regression"))
     lines = lines[:claims_at] + [
         "## The paper's claims beside ours", "",
-        "| claim (Dou & Principe; no numbers in SCIENCE.md) | ours |", "|---|---|",
+        "| claim (Dou & Principe; no numbers in docs/science.md) | ours |", "|---|---|",
         f"| eigen init outperforms Xavier, Kaiming, IRNN and np-RNN (Tomita 1–7, pixel MNIST; RNN, LSTM, GRU) "
         f"| best or tied in {eigen_best}/{n_settings} settings ({eigen_strict} untied), mean rank "
         f"{mean_rank:.2f} of {len(INITS)}; mean test accuracy eigen "

@@ -1,4 +1,4 @@
-"""Implicit bias of linear RNNs toward short lags (Emami et al., ICML 2021; SCIENCE.md §4).
+"""Implicit bias of linear RNNs toward short lags (Emami et al., ICML 2021; docs/science.md §4).
 
     h_t = A h_{t-1} + B x_t,   y_t = C h_t   ⇒   y_t = Σ_j K_j x_{t−j},   K_j = C A^j B
 
@@ -6,7 +6,7 @@ Linear RNNs (`cell="linear"`, ``A = U/√n``, ``U ~ N(0, s_A²)``, ``B ~ N(0, s_
 ``C = cᵀ/√n``, ``c ~ N(0, s_C²)``) are trained by plain gradient descent on the parameters
 ``(U, B, c)`` to imitate linear teachers ``y_t = Σ_j K*_j x_{t−j}`` with a short lag, a long lag
 and several lags at once. The learned kernel ``K_j = C A^j B`` is recorded during training with
-`dynalysis.memory_kernel` and compared with the wide-limit prediction of SCIENCE.md §4: each
+`dynalysis.memory_kernel` and compared with the wide-limit prediction of docs/science.md §4: each
 lag relaxes independently toward the teacher at rate ``β_j``,
 
     β_j = s_A^{2j} (s_B² + s_C²) + j s_A^{2(j−1)} s_B² s_C²
@@ -58,7 +58,7 @@ TEACHERS = {
 
 # hidden: width n; s_A: init scales of A (s_B = s_C = 1); lr: gradient-descent step η on (U, B, c);
 # epochs × n_train / batch = optimiser steps; records: kernel snapshots (log-spaced steps).
-# The paper's widths and step counts are not in SCIENCE.md: "paper" is our wide-limit choice.
+# The paper's widths and step counts are not in docs/science.md: "paper" is our wide-limit choice.
 SIZES = {
     "tiny": dict(hidden=8, s_A=(0.3, 0.9), teachers=("multi",), seq_len=16, n_train=128,
                  batch=32, epochs=2, lr=0.1, records=6, max_lag=12, seed=0),
@@ -76,7 +76,7 @@ CLAIM = ("Trained from small init, a linear RNN learns short lags first: lag j l
 
 
 def beta(s_A: float, lags: np.ndarray) -> np.ndarray:
-    """Wide-limit per-lag learning rate β_j (SCIENCE.md §4)."""
+    """Wide-limit per-lag learning rate β_j (docs/science.md §4)."""
     j = lags.astype(float)
     return s_A ** (2 * j) * (S_B**2 + S_C**2) + j * s_A ** (2 * np.maximum(j - 1, 0)) * S_B**2 * S_C**2
 
@@ -202,7 +202,7 @@ attrs = {
     "kernel": ("learned memory kernel C A^j B (dynalysis.memory_kernel) after `step` steps", "1"),
     "kernel_predicted": ("wide-limit prediction K*_j + (K_j(0) - K*_j)(1 - 2 eta beta_j w_j)^step", "1"),
     "teacher_kernel": ("teacher kernel K*_j", "1"),
-    "beta": ("wide-limit learning rate beta_j of lag j (SCIENCE.md section 4)", "1"),
+    "beta": ("wide-limit learning rate beta_j of lag j (docs/science.md section 4)", "1"),
     "tap_fraction": ("(K_j - K_j(0)) / (K*_j - K_j(0)) at teacher taps", "1"),
     "half_time": ("measured steps until a teacher tap is half learned (NaN: never)", "step"),
     "half_time_predicted": ("wide-limit steps until half learned, ln2 / -ln(1 - 2 eta beta_j w_j)", "step"),
@@ -406,7 +406,7 @@ lag_order_txt = ", ".join(f"s_A = {k:g}: {v:.2f}" for k, v in lag_order.items())
 long_txt = ", ".join(f"s_A = {k:g}: {v:.2f}" for k, v in long_final.items())
 report = f"""# Implicit bias of linear RNNs (Emami et al., ICML 2021)
 
-**Paper's claim (SCIENCE.md §4).** {CLAIM}
+**Paper's claim (docs/science.md §4).** {CLAIM}
 
 **Setup ({args.size}).** Linear RNN `h_t = A h_{{t-1}} + B x_t`, `y_t = C h_t`, width n = {cfg['hidden']},
 `A = U/√n` with `U ~ N(0, s_A²)`, s_B = s_C = 1; gradient descent (SGD, η = {eta}) on `(U, B, c)`

@@ -1,5 +1,5 @@
 """Non-normal dynamics: Orhan & Pitkow (ICLR 2020), "Improved memory in recurrent neural
-networks with sequential non-normal dynamics" (SCIENCE.md §3).
+networks with sequential non-normal dynamics" (docs/science.md §3).
 
 Claims checked here:
 
@@ -53,8 +53,8 @@ from lightning_modules.studies import how_made, quiet_lightning, study_command  
 STUDY = "nonnormal_dynamics"
 HERE = Path(__file__).resolve().parent
 
-# Scale grids: chain α ∈ [0.99, 1.05], feedback β ∈ [0.01, 0.07] at α = 0.99 (SCIENCE.md §3);
-# for λI and λQ the paper's range is not in SCIENCE.md: [0.97, 1.05] is our choice.
+# Scale grids: chain α ∈ [0.99, 1.05], feedback β ∈ [0.01, 0.07] at α = 0.99 (docs/science.md §3);
+# for λI and λQ the paper's range is not in docs/science.md: [0.97, 1.05] is our choice.
 # Paper run counts: 594 = 9 scales × 66 and 462 = 7 scales × 66 (learning rates × seeds); the
 # 11 learning rates × 6 seeds below reproduce those counts, the lr values are our choice.
 PAPER_SCALES = {"identity": [round(0.97 + 0.01 * i, 2) for i in range(9)],
@@ -90,7 +90,7 @@ SIZES = {
                                         nonlinearity="relu", epochs=100)},
                   motif_steps=100),
 }
-FISHER_N, FISHER_MAX_LAG = 100, 150  # the closed forms of SCIENCE.md are stated at N = 100
+FISHER_N, FISHER_MAX_LAG = 100, 150  # the closed forms of docs/science.md are stated at N = 100
 FISHER_CASES = [("chain", 0.99), ("chain", 1.0), ("chain", 1.05), ("chain_feedback", 0.02),
                 ("chain_feedback", 0.07), ("identity", 0.99), ("orthogonal", 0.99)]
 INIT_LABELS = {"identity": "identity λI", "orthogonal": "orthogonal λQ", "chain": "chain α",

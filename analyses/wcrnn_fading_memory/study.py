@@ -1,4 +1,4 @@
-"""Fading memory in weakly coupled residual RNNs (Dubinin & Effenberger 2024; SCIENCE.md §1).
+"""Fading memory in weakly coupled residual RNNs (Dubinin & Effenberger 2024; docs/science.md §1).
 
     h_t = ρ(h_{t-1}) + ε tanh(W h_{t-1} + V x_t + b),      J_t = R + ε diag(tanh'(a_t)) W
 
@@ -52,7 +52,7 @@ STUDY = "wcrnn_fading_memory"
 # onto); adding: the adding problem's length and size; lams: identity residual scales λ;
 # sweep_seeds: training seeds (batch order; each run also has its own init seed) of the λ sweep;
 # periods: rotational frequencies as periods in steps (θ = 2π/period), the first one matched.
-# The WCRNN paper's widths and schedules are not in SCIENCE.md: "paper" uses its benchmarks
+# The WCRNN paper's widths and schedules are not in docs/science.md: "paper" uses its benchmarks
 # (sequential MNIST, adding with T = 750) at widths of our choice.
 SIZES = {
     "tiny": dict(hidden=8, epsilon=0.1, images=("digits", dict(order="row")), row_period=8,

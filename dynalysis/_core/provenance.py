@@ -16,6 +16,8 @@ def to_json(obj) -> str:
     """JSON text of ``obj`` with tensors, arrays and numpy scalars turned into lists/numbers."""
 
     def default(o):
+        if type(o).__module__ == "torch" and type(o).__name__ == "dtype":
+            return str(o).replace("torch.", "")  # torch.float64 -> "float64"
         if hasattr(o, "tolist"):
             return o.tolist()
         if isinstance(o, (set, tuple)):
@@ -34,14 +36,18 @@ def package_versions() -> dict:
             "numpy": np.__version__, "python": sys.version.split()[0]}
 
 
-def provenance_attrs(analysis: str, system, options: dict) -> dict:
+def provenance_attrs(analysis: str, system, options: dict, *, source: str | None = None) -> dict:
     """Global attributes for a result: what was computed, on what, with which options.
 
     Attributes written: ``analysis``, ``options`` (JSON), ``seed``, ``system`` (JSON of the
     system's metadata: model hyper-parameters, checkpoint path, task), ``source`` (checkpoint
     path or system name), ``history`` (UTC time + command line), ``package_versions`` (JSON),
-    ``Conventions``.
+    ``Conventions``. ``source`` describes what was analysed when ``system`` is None (a bare
+    matrix, say).
     """
+    if source is None:
+        meta = dict(getattr(system, "metadata", {}) or {})
+        source = str(meta.get("checkpoint") or meta.get("name") or type(system).__name__)
     meta = dict(getattr(system, "metadata", {}) or {})
     now = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     command = " ".join(shlex.quote(a) for a in sys.argv) or "python"
@@ -49,7 +55,7 @@ def provenance_attrs(analysis: str, system, options: dict) -> dict:
         "Conventions": "CF-1.10",
         "analysis": analysis,
         "title": f"dynalysis {analysis}",
-        "source": str(meta.get("checkpoint") or meta.get("name") or type(system).__name__),
+        "source": source,
         "history": f"{now} {command}",
         "seed": int(options.get("seed", 0) or 0),
         "options": to_json(options),

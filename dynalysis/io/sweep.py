@@ -11,7 +11,7 @@ from ..errors import ResultsFileError, first_line
 
 __all__ = ["open_sweep", "sweep_coordinates"]
 
-ALIASES = {"lambda": ("wcrnn", "residual_scale")}  # name: (cell, model option) — SCIENCE.md §1's λ
+ALIASES = {"lambda": ("wcrnn", "residual_scale")}  # name: (cell, model option) — docs/science.md §1's λ
 
 
 def _loads(text, default):

@@ -1,6 +1,6 @@
 """Lyapunov spectra by the QR (Benettin) method, streamed over time with J·Q products.
 
-Algorithm (SCIENCE.md §5; Benettin et al. 1980, Shimada & Nagashima 1979):
+Algorithm (docs/science.md §5; Benettin et al. 1980, Shimada & Nagashima 1979):
 
     Q_0 = random orthonormal (S × k), seeded
     for t = 1..T:   h_t = F(h_{t-1}, x_t);   Z = J_t Q_{t-1}
@@ -25,13 +25,14 @@ Two ways to get ``J_t Q``, picked by ``method="auto"``:
 from __future__ import annotations
 
 import math
-import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
+from .._core.divergence import DIVERGED_FLAGS, warn_diverged
 from .._core.options import check_option, check_positive_int, check_reortho_every
+from .._core.result import Schema, Var, build_result
 from .._core.inputs import as_initial_state, as_inputs
 from .._core.options import resolve_dtype
 
@@ -207,7 +208,7 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
         bar.close()
     acc.flush()
     options = dict(n_exponents=k, transient=transient, reortho_every=reortho_every,
-                   seed=int(seed), dtype=str(dtype).replace("torch.", ""), steps=T,
+                   seed=int(seed), dtype=dtype, steps=T,
                    trajectories=B, method=method,
                    initial_state="given" if initial_state is not None else "system")
     return _to_dataset(system, acc, h, options)
@@ -342,63 +343,52 @@ def _run_jacobian(sys_, h, x, frame: _Frame, bar):
     return h
 
 
+SCHEMA = Schema("lyapunov", description="Lyapunov spectrum (QR method) along the driven trajectories", variables={
+    "exponent": Var(("exponent_index",), "Lyapunov exponent (mean over finite trajectories)", "1/step", time="rate"),
+    "exponent_per_trajectory": Var(("trajectory", "exponent_index"), "Lyapunov exponent of each trajectory",
+                                   "1/step", time="rate"),
+    "exponent_std": Var(("exponent_index",), "standard deviation of the exponent across trajectories",
+                        "1/step", time="rate"),
+    "convergence": Var(("step", "exponent_index"), "running estimate of the exponent (unsorted, by frame column)",
+                       "1/step", time="rate"),
+    "diverged": Var(("trajectory",), "trajectory diverged (NaN/inf state or exponent)", flags=DIVERGED_FLAGS),
+    "kaplan_yorke_dimension": Var((), "Kaplan-Yorke (Lyapunov) dimension"),
+    "entropy_rate": Var((), "sum of positive exponents (Kolmogorov-Sinai entropy bound)", "1/step", time="rate"),
+    "exponent_sum": Var((), "sum of the computed exponents (phase-space contraction rate)", "1/step", time="rate"),
+    "max_log_condition": Var((), "largest ln(max|R_ii|/min|R_ii|) of one QR block; the relative round-off of "
+                                 "the smallest exponent's increments is about u*exp(this)"),
+    "mean_reortho_interval": Var((), "mean number of steps between QR re-orthonormalisations (after the "
+                                     "transient)", "step"),
+}, coords={
+    "exponent_index": Var(("exponent_index",), "exponent rank (0 = largest)"),
+    "trajectory": Var(("trajectory",), "trajectory index"),
+    "step": Var(("step",), "steps averaged since the end of the transient", "step", time="duration"),
+})
+
+
 def _to_dataset(system, acc: _LogRAccumulator, h, options: dict):
     """Sort, flag diverged trajectories, average, and label everything."""
-    import xarray as xr
-
-    from .._core.provenance import provenance_attrs, set_var_attrs
-
     B, k = acc.log_sum.shape
     per_traj = (acc.log_sum / acc.n_avg).cpu().numpy()
     per_traj = -np.sort(-per_traj, axis=1)  # descending, NaN last
     diverged = (~np.isfinite(h.cpu().numpy()).all(1) | np.isnan(per_traj).any(1)
                 | np.isposinf(per_traj).any(1))
     ok = ~diverged
-    if diverged.any():
-        warnings.warn(f"{int(diverged.sum())} of {B} trajectories diverged (NaN/inf state or exponent); "
-                      "they are flagged in 'diverged' and left out of the mean", RuntimeWarning, stacklevel=3)
+    warn_diverged(diverged, analysis="lyapunov_spectrum", stacklevel=4)
     trace_vals = acc.trace[: len(acc.trace_steps)].cpu().numpy()  # (steps, B, k)
     with np.errstate(invalid="ignore"):
         mean = per_traj[ok].mean(0) if ok.any() else np.full(k, np.nan)
         std = per_traj[ok].std(0) if ok.sum() > 1 else np.zeros(k) * (np.nan if not ok.any() else 1)
         trace = trace_vals[:, ok].mean(1) if ok.any() else np.full((len(trace_vals), k), np.nan)
     pos = mean[mean > 0].sum() if np.all(np.isfinite(mean)) else np.nan
-
-    ds = xr.Dataset(
-        {
-            "exponent": ("exponent_index", mean),
-            "exponent_per_trajectory": (("trajectory", "exponent_index"), per_traj),
-            "exponent_std": ("exponent_index", std),
-            "convergence": (("step", "exponent_index"), trace),
-            "diverged": ("trajectory", diverged.astype(np.int8)),
-            "kaplan_yorke_dimension": ((), kaplan_yorke_dimension(mean, state_size=system.state_size)),
-            "entropy_rate": ((), float(pos)),
-            "exponent_sum": ((), float(mean.sum())),
-            "max_log_condition": ((), float(acc.max_log_condition)),
-            "mean_reortho_interval": ((), acc.n_avg / max(1, acc.n_qr)),
-        },
-        coords={"exponent_index": np.arange(k), "trajectory": np.arange(B),
-                "step": np.asarray(acc.trace_steps)},
-    )
-    set_var_attrs(ds, {
-        "exponent": ("Lyapunov exponent (mean over finite trajectories)", "1/step"),
-        "exponent_per_trajectory": ("Lyapunov exponent of each trajectory", "1/step"),
-        "exponent_std": ("standard deviation of the exponent across trajectories", "1/step"),
-        "convergence": ("running estimate of the exponent (unsorted, by frame column)", "1/step"),
-        "diverged": ("trajectory diverged (NaN/inf state or exponent)", "1"),
-        "kaplan_yorke_dimension": ("Kaplan-Yorke (Lyapunov) dimension", "1"),
-        "entropy_rate": ("sum of positive exponents (Kolmogorov-Sinai entropy bound)", "1/step"),
-        "exponent_sum": ("sum of the computed exponents (phase-space contraction rate)", "1/step"),
-        "max_log_condition": ("largest ln(max|R_ii|/min|R_ii|) of one QR block; the relative "
-                              "round-off of the smallest exponent's increments is about "
-                              "u*exp(this)", "1"),
-        "mean_reortho_interval": ("mean number of steps between QR re-orthonormalisations "
-                                  "(after the transient)", "step"),
-        "exponent_index": ("exponent rank (0 = largest)", "1"),
-        "trajectory": ("trajectory index", "1"),
-        "step": ("steps averaged since the end of the transient", "step"),
-    })
-    ds["diverged"].attrs.update(flag_values=np.array([0, 1], dtype=np.int8), flag_meanings="finite diverged")
-    ds.attrs.update(provenance_attrs("lyapunov", system, options))
-    ds.attrs["units_note"] = "exponents in nats (natural log) per step"
-    return ds
+    data = {
+        "exponent": mean, "exponent_per_trajectory": per_traj, "exponent_std": std,
+        "convergence": trace, "diverged": diverged,
+        "kaplan_yorke_dimension": kaplan_yorke_dimension(mean, state_size=system.state_size),
+        "entropy_rate": float(pos), "exponent_sum": float(mean.sum()),
+        "max_log_condition": float(acc.max_log_condition),
+        "mean_reortho_interval": acc.n_avg / max(1, acc.n_qr),
+    }
+    coords = {"exponent_index": np.arange(k), "trajectory": np.arange(B), "step": np.asarray(acc.trace_steps)}
+    return build_result(SCHEMA, data, coords, system=system, options=options,
+                        attrs={"units_note": "exponents in nats (natural log) per step"})

@@ -1,4 +1,4 @@
-"""Jaeger's linear short-term memory capacity (Jaeger 2001; SCIENCE.md §5).
+"""Jaeger's linear short-term memory capacity (Jaeger 2001; docs/science.md §5).
 
 Drive the network with an i.i.d. scalar signal ``s_t`` in one input channel, read the
 delayed signal ``s_{t−k}`` out of the state ``h_t`` with a ridge regression per lag, and

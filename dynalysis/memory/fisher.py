@@ -1,4 +1,4 @@
-"""Fisher memory curve of a linear network (Ganguli, Huh & Sompolinsky 2008; SCIENCE.md §3).
+"""Fisher memory curve of a linear network (Ganguli, Huh & Sompolinsky 2008; docs/science.md §3).
 
 For ``h_t = W h_{t-1} + v s_t + z_t`` with unit white noise ``z_t``:
 

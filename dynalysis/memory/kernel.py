@@ -1,7 +1,7 @@
 """Memory kernel: how strongly the output at T depends on the input j steps earlier.
 
 For a linear RNN ``h_t = A h_{t-1} + B x_t``, ``y_t = C h_t`` the output is a convolution
-``y_T = Σ_j K_j x_{T−j}`` with kernel ``K_j = C A^j B`` (Emami et al. 2021, SCIENCE.md §4).
+``y_T = Σ_j K_j x_{T−j}`` with kernel ``K_j = C A^j B`` (Emami et al. 2021, docs/science.md §4).
 For any step map the sensitivity kernel
 
     K_j = ∂y_T / ∂x_{T−j}          (output × input, per trajectory)

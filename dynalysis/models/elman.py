@@ -1,4 +1,4 @@
-"""Elman (vanilla) RNN, trained on torch's fused ``nn.RNN`` (SCIENCE.md §2, §3).
+"""Elman (vanilla) RNN, trained on torch's fused ``nn.RNN`` (docs/science.md §2, §3).
 
     a_t = W_ih x_t + b_ih + W_hh h_{t-1} + b_hh
     h_t = φ(a_t),            φ ∈ {tanh, ReLU, ELU}

@@ -1,4 +1,4 @@
-"""Linear RNN with the width-scaled parameterisation of Emami et al. (SCIENCE.md §4).
+"""Linear RNN with the width-scaled parameterisation of Emami et al. (docs/science.md §4).
 
     h_t = A h_{t-1} + B x_t,      y_t = C h_t (+ D x_t)
     ⇒   y_t = Σ_j K_j x_{t−j},    K_j = C A^j B    (the memory kernel)

@@ -6,7 +6,7 @@ PyTorch's equations (gate order i, f, g, o in ``weight_ih_l0`` / ``weight_hh_l0`
     c_t = σ(f) ⊙ c_{t-1} + σ(i) ⊙ tanh(g)
     h_t = σ(o) ⊙ tanh(c_t)
 
-The step map's state is ``[h, c]`` (size ``2N``, SCIENCE.md conventions).
+The step map's state is ``[h, c]`` (size ``2N``, docs/science.md conventions).
 """
 from __future__ import annotations
 

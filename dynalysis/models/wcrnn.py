@@ -1,4 +1,4 @@
-"""Weakly coupled residual RNN (Dubinin & Effenberger 2024; SCIENCE.md §1).
+"""Weakly coupled residual RNN (Dubinin & Effenberger 2024; docs/science.md §1).
 
     a_t = W h_{t-1} + V x_t + b
     h_t = ρ(h_{t-1}) + ε · tanh(a_t)

@@ -1,4 +1,4 @@
-"""Chain-motif profile (after Rajan, Harvey & Tank 2016; Orhan & Pitkow 2020, SCIENCE.md §3).
+"""Chain-motif profile (after Rajan, Harvey & Tank 2016; Orhan & Pitkow 2020, docs/science.md §3).
 
 Pulse the network, run ``steps`` steps with no input, order the units by the time of their
 peak response ``|Δh_i(t)|``, and average the weights over pairs at each order difference:

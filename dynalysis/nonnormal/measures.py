@@ -1,4 +1,4 @@
-"""Non-normality of a recurrent weight matrix (SCIENCE.md §3, §5; Orhan & Pitkow 2020).
+"""Non-normality of a recurrent weight matrix (docs/science.md §3, §5; Orhan & Pitkow 2020).
 
 Henrici's departure from normality, from the complex Schur form ``W = Z T Zᴴ``:
 

@@ -1,6 +1,6 @@
 """Eigenvalues and singular values of the state Jacobian along driven trajectories.
 
-    J_t = ∂F(h_{t-1}, x_t)/∂h_{t-1},   J_t[i, j] = ∂h_t[i] / ∂h_{t-1}[j]        (SCIENCE.md §5)
+    J_t = ∂F(h_{t-1}, x_t)/∂h_{t-1},   J_t[i, j] = ∂h_t[i] / ∂h_{t-1}[j]        (docs/science.md §5)
 
 Sampled every ``every`` steps; the full Jacobians of one sampled step are formed for all
 trajectories at once (``System.jacobian``, J·I products) and decomposed in one batched call.

@@ -1,4 +1,4 @@
-"""Non-normal chain initializers and the source input (Orhan & Pitkow 2020; SCIENCE.md §3).
+"""Non-normal chain initializers and the source input (Orhan & Pitkow 2020; docs/science.md §3).
 
     chain            W_ij = α δ_{i, j+1}                     (unit j feeds unit j+1)
     chain_feedback   W_ij = α δ_{i, j+1} + β δ_{i+1, j}

@@ -1,4 +1,4 @@
-"""Eigen initializer (Dou & Principe; SCIENCE.md §2): prescribe the eigenvalues of ``W``.
+"""Eigen initializer (Dou & Principe; docs/science.md §2): prescribe the eigenvalues of ``W``.
 
     W = Q · blockdiag(r_k Rot(θ_k)) · Qᵀ          (normal=True,  Q random orthogonal)
     W = P · blockdiag(r_k Rot(θ_k)) · P⁻¹         (normal=False, P random Gaussian)
@@ -78,7 +78,7 @@ def eigen(n: int, *, r_min: float = 0.9, r_max: float = 1.0, theta_min: float = 
 
     Notes
     -----
-    The parameterisation is ours (SCIENCE.md §2): the paper's exact recipe was not available.
+    The parameterisation is ours (docs/science.md §2): the paper's exact recipe was not available.
     The same function initialises every hidden-to-hidden gate block of LSTM and GRU cells.
 
     References

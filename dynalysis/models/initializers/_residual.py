@@ -1,4 +1,4 @@
-"""Residual matrices of weakly coupled residual RNNs (Dubinin & Effenberger 2024; SCIENCE.md §1).
+"""Residual matrices of weakly coupled residual RNNs (Dubinin & Effenberger 2024; docs/science.md §1).
 
     identity        R = λ I
     rotational      R = λ · blockdiag(Rot(θ_1), …, Rot(θ_{N/2}))       eigenvalues λ e^{±iθ_k}
@@ -180,7 +180,7 @@ def wcrnn(n: int, *, epsilon: float = 0.1, residual: str = "identity",
 
     Notes
     -----
-    ``R`` is drawn first, then ``W_0``, from the same generator (SCIENCE.md §1, variant 5).
+    ``R`` is drawn first, then ``W_0``, from the same generator (docs/science.md §1, variant 5).
     """
     R = residual_matrix(n, residual, residual_scale=residual_scale, frequencies=frequencies,
                         scale_range=scale_range, memory_time_range=memory_time_range,
