@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the public API (read at run time by _public_names)
     from .errors import (CheckpointError, DivergenceWarning, DynalysisError,
-                         NumericalReliabilityWarning, OptionError, ResultsFileError)
+                         NumericalReliabilityWarning, OptionError, ResultsFileError,
+                         StepMapError)
     from .system import MapSystem, ModuleSystem, System
+    from .testing import check_system
     from ._core.inputs import task_inputs, zero_inputs
     from .lyapunov.spectrum import kaplan_yorke_dimension, lyapunov_spectrum
     from .spectra.jacobian import jacobian_eigenvalues

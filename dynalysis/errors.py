@@ -6,7 +6,7 @@ message on one line and exits non-zero without a traceback. Anything else is a b
 from __future__ import annotations
 
 __all__ = ["DynalysisError", "CheckpointError", "ResultsFileError", "OptionError",
-           "DivergenceWarning", "NumericalReliabilityWarning", "first_line"]
+           "StepMapError", "DivergenceWarning", "NumericalReliabilityWarning", "first_line"]
 
 
 class DynalysisError(Exception):
@@ -23,6 +23,11 @@ class ResultsFileError(DynalysisError, ValueError):
 
 class OptionError(DynalysisError, ValueError):
     """An option has an invalid value; the message names it and the allowed values."""
+
+
+class StepMapError(DynalysisError, ValueError):
+    """A step map breaks the step-map contract in a way no analysis can work around, e.g. its
+    output does not depend on the state through torch operations (so its Jacobian is unknown)."""
 
 
 class DivergenceWarning(RuntimeWarning):

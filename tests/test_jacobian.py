@@ -59,7 +59,7 @@ def test_wcrnn_module_reports_its_recurrent_matrix_and_analytic_jacobian():
     sys_ = dynalysis.ModuleSystem(net)
     x = torch.randn(2, 10, 2, generator=_gen(5))
     ds = dynalysis.jacobian_eigenvalues(sys_, x, every=10)
-    W = net.W.detach().double()
+    W = (net.R + 0.1 * net.W).detach().double()  # recurrent_matrix: R + εW, J at zero pre-activation
     np.testing.assert_allclose(ds.recurrent_eigenvalue.values, sort_by_modulus(np.linalg.eigvals(W.numpy())),
                                atol=1e-10)
     np.testing.assert_allclose(ds.recurrent_singular_value.values, np.linalg.svd(W.numpy(), compute_uv=False),

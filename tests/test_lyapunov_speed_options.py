@@ -177,9 +177,10 @@ def test_default_tangent_step_matches_jacrev(S):
     torch.testing.assert_close(system.jacobian(h, x), J, rtol=1e-12, atol=1e-12)
 
 
-def test_jacobian_reverse_of_a_state_independent_map_is_zero():
-    nxt, J = jacobian_reverse(lambda h, x: torch.ones_like(h).detach(), torch.zeros(2, 3), torch.zeros(2, 0))
-    assert torch.equal(J, torch.zeros(2, 3, 3)) and torch.equal(nxt, torch.ones(2, 3))
+def test_jacobian_reverse_refuses_a_map_that_leaves_torch():
+    """A detached output used to give J = 0 (λ = −∞, "stable" fixed points); now one clear line."""
+    with pytest.raises(dynalysis.StepMapError, match="does not depend on the state through torch"):
+        jacobian_reverse(lambda h, x: torch.ones_like(h).detach(), torch.zeros(2, 3), torch.zeros(2, 0))
 
 
 def test_invalid_method_names_the_allowed_values():

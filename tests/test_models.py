@@ -126,7 +126,7 @@ def test_gated_cells_jacobian_via_torch_func(cell):
     ref = torch.stack([torch.func.jacrev(lambda s: net.step(s[None], x[b:b + 1])[0])(h[b])
                        for b in range(2)])
     torch.testing.assert_close(J, ref, rtol=1e-10, atol=1e-12)
-    assert not hasattr(net, "tangent_step")  # analyses fall back to torch.func (documented)
+    assert not net.analytic_tangent and not system.analytic_tangent  # autodiff of step (declared)
 
 
 # --- WCRNN ------------------------------------------------------------------------------------
@@ -316,6 +316,44 @@ def test_linear_rnn_width_scaled_init_variances():
 def test_invalid_options_raise_option_error(cell, options, match):
     with pytest.raises(OptionError, match=match):
         make(cell, options)
+
+
+# an option of another cell, and a typo of the cell's own, for every cell (issue 14)
+FOREIGN = {"wcrnn": "nonlinearity", "elman": "epsilon", "lstm": "epsilon", "gru": "residual",
+           "linear": "bias_init"}
+TYPOS = {"wcrnn": ("residual_sclae", "residual_scale"), "elman": ("nonlinearty", "nonlinearity"),
+         "lstm": ("bias_inti", "bias_init"), "gru": ("init_option", "init_options"),
+         "linear": ("s_a", "s_A")}
+
+
+@pytest.mark.parametrize("cell", sorted(FOREIGN))
+@pytest.mark.parametrize("kind", ["foreign", "typo"])
+def test_unknown_cell_options_are_one_line_errors_naming_the_allowed_ones(cell, kind):
+    from dynalysis.models import cell_options
+
+    bad = FOREIGN[cell] if kind == "foreign" else TYPOS[cell][0]
+    with pytest.raises(OptionError) as err:
+        make(cell, {bad: 0.1})
+    message = str(err.value)
+    assert message.startswith(f"unknown option {bad!r} for cell {cell!r}") and "\n" not in message
+    assert message.endswith("allowed: " + ", ".join(cell_options(cell)))
+    if kind == "typo":
+        assert f"did you mean {TYPOS[cell][1]!r}?" in message
+
+
+def test_cell_options_are_what_the_cells_accept():
+    from dynalysis.models import cell_options
+
+    for cell in FOREIGN:
+        assert FOREIGN[cell] not in cell_options(cell)
+        assert TYPOS[cell][1] in cell_options(cell) and "seed" in cell_options(cell)
+    assert "nonlinearity" in cell_options("elman") and "epsilon" in cell_options("wcrnn")
+
+
+@pytest.mark.parametrize("cls", [LSTM, GRU])
+def test_gated_cells_built_directly_refuse_unknown_options(cls):
+    with pytest.raises(OptionError, match=f"unknown option 'epsilon' for cell '{cls.cell_name}'"):
+        cls(D_IN, N, epsilon=0.1)
 
 
 def test_fused_cells_need_inputs_and_linear_direct_needs_outputs():

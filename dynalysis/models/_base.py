@@ -7,6 +7,8 @@ states ``(B, T, S)``, outputs ``(B, T, O)``.
 from __future__ import annotations
 
 import abc
+import difflib
+import inspect
 import math
 
 import torch
@@ -14,7 +16,8 @@ from torch import Tensor, nn
 
 from ..errors import OptionError
 
-__all__ = ["RecurrentNet", "register_model", "build_model", "MODELS"]
+__all__ = ["RecurrentNet", "register_model", "build_model", "cell_options", "check_cell_options",
+           "MODELS"]
 
 MODELS: dict[str, type["RecurrentNet"]] = {}
 
@@ -37,8 +40,10 @@ class RecurrentNet(nn.Module, abc.ABC):
     (all states) and `hidden_states` (the hidden part only, what `forward` trains on; fused
     kernels where torch has them). All must agree: the contract test checks them against
     repeated ``step`` calls to 1e-5 for every cell. Cells with an analytic Jacobian product
-    also define ``tangent_step(state, x, Q) -> (next_state, J Q)``; `dynalysis.ModuleSystem`
-    falls back to `torch.func` for the others.
+    define ``tangent_step(state, x, Q) -> (next_state, J Q)`` and declare
+    ``analytic_tangent = True``; `dynalysis.ModuleSystem` differentiates ``step`` for the
+    others. Cells with a recurrent matrix declare ``has_recurrent_matrix = True`` and say
+    what it is in ``recurrent_matrix_description``.
 
     Parameters
     ----------
@@ -47,6 +52,12 @@ class RecurrentNet(nn.Module, abc.ABC):
     """
 
     cell_name: str = ""
+    #: `tangent_step` is a hand-written J·Q product
+    analytic_tangent: bool = False
+    #: `recurrent_matrix` returns an ``(N, N)`` matrix (None otherwise)
+    has_recurrent_matrix: bool = False
+    #: what `recurrent_matrix` is, in words (results and plot labels)
+    recurrent_matrix_description: str = ""
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int = 0):
         super().__init__()
@@ -88,8 +99,13 @@ class RecurrentNet(nn.Module, abc.ABC):
         return self.out(self.hidden(state))
 
     def recurrent_matrix(self) -> Tensor | None:
-        """The hidden-to-hidden weight matrix ``(N, N)`` (row = receiving unit)."""
+        """The recurrent matrix ``(N, N)`` (row = receiving unit), see
+        ``recurrent_matrix_description``; None for cells without one."""
         return None
+
+    def gate_matrices(self) -> dict[str, Tensor]:
+        """Hidden-to-hidden blocks of a gated cell ``{gate: (N, N)}`` (empty otherwise)."""
+        return {}
 
     # --- training path ------------------------------------------------------------------
     def sequence(self, x: Tensor, state: Tensor | None = None) -> Tensor:
@@ -132,6 +148,52 @@ class RecurrentNet(nn.Module, abc.ABC):
     options: dict = {}
 
 
+def _check_cell(cell: str) -> type[RecurrentNet]:
+    if cell not in MODELS:
+        raise OptionError(f"invalid cell={cell!r}; allowed values: {', '.join(sorted(MODELS))}")
+    return MODELS[cell]
+
+
+def cell_options(cell: str) -> tuple[str, ...]:
+    """The keyword options a cell accepts (besides the sizes), sorted.
+
+    >>> cell_options("gru")
+    ('bias_init', 'init', 'init_options', 'input_init', 'input_init_options', 'seed')
+    """
+    cls = _check_cell(cell)
+    names: set[str] = set()
+    for klass in cls.__mro__:  # a constructor passing **options on adds its base's options
+        if "__init__" not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters.values()
+        names.update(p.name for p in params if p.kind is p.KEYWORD_ONLY)
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    return tuple(sorted(names))
+
+
+def check_cell_options(cell: str, options) -> None:
+    """Raise `OptionError` naming any key of ``options`` that ``cell`` does not accept.
+
+    Values are checked by the cell itself when `build_model` builds it.
+
+    >>> check_cell_options("lstm", {"epsilon": 0.1})
+    Traceback (most recent call last):
+    ...
+    dynalysis.errors.OptionError: unknown option 'epsilon' for cell 'lstm'; allowed: bias_init, init, init_options, input_init, input_init_options, seed
+    """
+    allowed = cell_options(cell)
+    unknown = [k for k in options if k not in allowed]
+    if not unknown:
+        return
+    lower = {a.lower(): a for a in allowed}
+    near = difflib.get_close_matches(unknown[0].lower(), list(lower), n=1)
+    hint = f" (did you mean {lower[near[0]]!r}?)" if near else ""
+    names = ", ".join(repr(k) for k in unknown)
+    raise OptionError(f"unknown option{'s' if len(unknown) > 1 else ''} {names} for cell "
+                      f"{cell!r}{hint}; allowed: {', '.join(allowed)}")
+
+
 def build_model(cell: str, *, input_size: int, hidden_size: int, output_size: int = 0,
                 **options) -> RecurrentNet:
     """Build a registered network by name.
@@ -142,9 +204,15 @@ def build_model(cell: str, *, input_size: int, hidden_size: int, output_size: in
         One of ``MODELS`` (``"wcrnn"``, ``"elman"``, ``"lstm"``, ``"gru"``, ``"linear"``).
     input_size, hidden_size, output_size : int
     **options
-        Cell-specific keyword options (residual, initializer, ...), see each class.
+        Cell-specific keyword options (residual, initializer, ...), see each class and
+        `cell_options`.
+
+    Raises
+    ------
+    OptionError
+        For an unknown cell, an option the cell does not accept (naming the allowed ones),
+        or an invalid value.
     """
-    if cell not in MODELS:
-        raise OptionError(f"invalid cell={cell!r}; allowed values: {', '.join(sorted(MODELS))}")
-    return MODELS[cell](input_size=input_size, hidden_size=hidden_size,
-                        output_size=output_size, **options)
+    cls = _check_cell(cell)
+    check_cell_options(cell, options)
+    return cls(input_size=input_size, hidden_size=hidden_size, output_size=output_size, **options)

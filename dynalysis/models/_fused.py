@@ -13,6 +13,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import OptionError
+from . import _base
 from ._base import RecurrentNet
 from ._init import bias_vector, init_options_record, input_weight, recurrent_weight
 from .initializers import make_generator
@@ -30,12 +31,18 @@ class FusedRecurrentNet(RecurrentNet):
     gate_names: tuple[str, ...] = ("hidden",)
     mixed_cell: str | None = None
     exclude_inits: tuple[str, ...] = ()
+    #: options of the subclass itself, passed on to this constructor (Elman's nonlinearity)
+    cell_option_names: tuple[str, ...] = ()
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int = 0, *,
                  init: str = "default", init_options: dict | None = None,
                  input_init: str = "default", input_init_options: dict | None = None,
                  bias_init: str = "uniform", seed: int | None = None, **cell_options):
         super().__init__(input_size, hidden_size, output_size)
+        unknown = sorted(set(cell_options) - set(self.cell_option_names))
+        if unknown:
+            raise OptionError(f"unknown option {unknown[0]!r} for cell {self.cell_name!r}; "
+                              f"allowed: {', '.join(_base.cell_options(self.cell_name))}")
         if self.input_size < 1:
             raise OptionError(f"{self.cell_name} cells need input_size >= 1 (torch's fused "
                               f"kernels take no empty input); got {input_size}")
@@ -65,10 +72,6 @@ class FusedRecurrentNet(RecurrentNet):
     def gate_matrices(self) -> dict[str, Tensor]:
         """Hidden-to-hidden blocks ``{gate: (N, N)}`` in PyTorch's stacking order (views)."""
         return dict(zip(self.gate_names, self.rnn.weight_hh_l0.chunk(len(self.gate_names), 0)))
-
-    def input_matrices(self) -> dict[str, Tensor]:
-        """Input-to-hidden blocks ``{gate: (N, d)}`` (views)."""
-        return dict(zip(self.gate_names, self.rnn.weight_ih_l0.chunk(len(self.gate_names), 0)))
 
     def _preactivation_parts(self, state: Tensor, x: Tensor) -> tuple[Tensor, Tensor]:
         """``(W_ih x + b_ih, W_hh h + b_hh)``, each ``(B, G·N)``."""

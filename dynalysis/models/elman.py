@@ -60,6 +60,11 @@ class Elman(FusedRecurrentNet):
         self._phi = {"tanh": torch.tanh, "relu": torch.relu,
                      "elu": nn.functional.elu}[nonlinearity]
 
+    cell_option_names = ("nonlinearity",)
+    analytic_tangent = True
+    has_recurrent_matrix = True
+    recurrent_matrix_description = "W_hh (the Jacobian where phi'(a) = 1)"
+
     def _make_rnn(self) -> nn.Module:
         fused = "relu" if self.options["nonlinearity"] == "relu" else "tanh"  # ELU: weights only
         return nn.RNN(self.input_size, self.hidden_size, nonlinearity=fused, batch_first=True)

@@ -40,7 +40,8 @@ class GRU(FusedRecurrentNet):
     -----
     State ``h`` (``state_size = N``). `recurrent_matrix` is None (three gate blocks, no
     single recurrent matrix); `gate_matrices` returns ``{"reset", "update", "new"}``.
-    The step map has no hand-written Jacobian: analyses use forward-mode `torch.func`.
+    The step map has no hand-written Jacobian: analyses differentiate `step`
+    automatically (`dynalysis.System.tangent_step`).
     """
 
     gate_names = ("reset", "update", "new")

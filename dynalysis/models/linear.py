@@ -55,6 +55,10 @@ class LinearRNN(RecurrentNet):
     ICML 2021.
     """
 
+    analytic_tangent = True
+    has_recurrent_matrix = True
+    recurrent_matrix_description = "A (the Jacobian, the same at every state)"
+
     def __init__(self, input_size: int, hidden_size: int, output_size: int = 0, *,
                  s_A: float = 1.0, s_B: float = 1.0, s_C: float = 1.0, direct: bool = False,
                  init: str = "default", init_options: dict | None = None,

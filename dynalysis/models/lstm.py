@@ -45,7 +45,8 @@ class LSTM(FusedRecurrentNet):
     `gate_matrices` returns ``{"input", "forget", "cell", "output"}`` ``(N, N)`` blocks.
     `hidden_states` (training) is the fused kernel alone; `sequence` adds the cell states
     ``c_t``, recovered from the gates in one batched product and a running sum over time.
-    The step map has no hand-written Jacobian: analyses use forward-mode `torch.func`.
+    The step map has no hand-written Jacobian: analyses differentiate `step`
+    automatically (`dynalysis.System.tangent_step`).
     """
 
     gate_names = ("input", "forget", "cell", "output")

@@ -9,7 +9,10 @@ heterogeneous ``diag(λ_i)``) or a non-linear one ``ρ(h) = λ ⊙ f(h)``. Jacob
     J_t = R + ε · diag(tanh'(a_t)) W                  (linear residual)
     J_t = diag(λ ⊙ f'(h_{t-1})) + ε · diag(tanh'(a_t)) W   (non-linear residual)
 
-so the J·Q product needs no Jacobian: ``J Q = R Q + ε (tanh'(a) ⊙ (W Q))``.
+so the J·Q product needs no Jacobian: ``J Q = R Q + ε (tanh'(a) ⊙ (W Q))``. At zero
+pre-activation (and ``h = 0`` for the non-linear residual) the Jacobian is ``R + ε W``
+(``diag(λ f'(0)) + ε W``): that is the cell's `recurrent_matrix`, as ``W_hh`` is an Elman
+net's; the coupling ``W`` alone is `coupling_matrix`.
 """
 from __future__ import annotations
 
@@ -75,14 +78,20 @@ class WCRNN(RecurrentNet):
 
     Notes
     -----
-    `residual_matrix` returns ``R`` (None for "nonlinear"); `recurrent_matrix` returns the
-    coupling ``W``. The residual lives in the state dict (``R`` or ``residual_scales``), so a
-    checkpoint restores the very frequencies and scales that were drawn.
+    `recurrent_matrix` is the linearisation ``R + ε W`` (the Jacobian at zero
+    pre-activation; ``diag(λ f'(0)) + ε W`` at ``h = 0`` for "nonlinear"), what eig(J) and
+    non-normality of the dynamics are about; `coupling_matrix` is ``W`` and
+    `residual_matrix` is ``R`` (None for "nonlinear"). The residual lives in the state dict
+    (``R`` or ``residual_scales``), so a checkpoint restores the very frequencies and scales
+    that were drawn.
 
     References
     ----------
     Dubinin & Effenberger, Neural Networks 2024, arXiv:2307.14823.
     """
+
+    analytic_tangent = True
+    has_recurrent_matrix = True
 
     def __init__(self, input_size: int, hidden_size: int, output_size: int = 0, *,
                  epsilon: float = 0.1, residual: str = "identity", residual_scale: float = 1.0,
@@ -137,9 +146,26 @@ class WCRNN(RecurrentNet):
         """The linear residual ``R`` with ``ρ(h) = R h`` (None for a non-linear residual)."""
         return self.R
 
-    def recurrent_matrix(self) -> Tensor:
+    def coupling_matrix(self) -> Tensor:
         """The coupling ``W`` inside the tanh (``J = R + ε diag(tanh'(a)) W``)."""
         return self.W
+
+    def recurrent_matrix(self) -> Tensor:
+        """The linearisation ``R + ε W`` ``(N, N)``: the Jacobian at zero pre-activation.
+
+        For the non-linear residual, ``diag(λ ⊙ f'(0)) + ε W``, the Jacobian at ``h = 0``
+        with zero pre-activation (``f'(0) = 1`` for tanh, sin and softsign).
+        """
+        if self.R is not None:
+            return self.R + self.epsilon * self.W
+        slope = self.residual_scales * self._dfn(torch.zeros_like(self.residual_scales))
+        return torch.diag(slope) + self.epsilon * self.W
+
+    @property
+    def recurrent_matrix_description(self) -> str:
+        if self.R is not None:
+            return "R + eps*W (the Jacobian at zero pre-activation)"
+        return "diag(lambda*f'(0)) + eps*W (the Jacobian at h = 0, zero pre-activation)"
 
     def _residual(self, h: Tensor) -> Tensor:
         if self.R is not None:

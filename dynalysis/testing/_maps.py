@@ -1,21 +1,11 @@
-"""Testing tools for step maps: reference systems with known answers.
-
-Reference maps (closed forms in docs/science.md §5):
-
-- `logistic` — ``x ← 4x(1−x)``: λ = ln 2.
-- `henon` — Hénon map, a = 1.4, b = 0.3: λ ≈ (0.4192, −1.6232), sum ln b exactly.
-- `linear_map` — ``h ← A h (+ B x)``: λ_i = ln|eig(A)|, Jacobian ``A``.
-- `tanh_rnn` — ``h ← tanh(g W h + U x)`` with ``W ~ N(0, 1/N)``: λ₁ < 0 for g < 1.
-
-Each returns a `dynalysis.MapSystem` computing in float64.
-"""
+"""Reference maps with known answers (docs/science.md §5); see `dynalysis.testing`."""
 from __future__ import annotations
 
 import math
 
 import torch
 
-from .system import MapSystem
+from ..system import MapSystem
 
 __all__ = ["logistic", "henon", "linear_map", "tanh_rnn"]
 
@@ -44,6 +34,8 @@ def henon(a: float = 1.4, b: float = 0.3) -> MapSystem:
 def linear_map(A, B=None) -> MapSystem:
     """Linear map ``h ← A h`` (+ ``B x`` when ``B (N, d)`` is given), float64.
 
+    Its recurrent matrix is ``A``, the Jacobian at every state.
+
     >>> import numpy as np
     >>> lin = linear_map(np.diag([0.5, 2.0]))
     >>> lin.step(torch.ones(1, 2, dtype=torch.float64), torch.zeros(1, 0)).tolist()
@@ -51,24 +43,31 @@ def linear_map(A, B=None) -> MapSystem:
     """
     A = torch.as_tensor(A, dtype=torch.float64)
     N = A.shape[0]
-    if B is None:
-        return MapSystem(lambda h, x: h @ A.T, N, name=f"linear map {N}x{N}")
-    B = torch.as_tensor(B, dtype=torch.float64)
-    return MapSystem(lambda h, x: h @ A.T + x @ B.T, N, B.shape[1], name=f"linear map {N}x{N}")
+    parameters = {"A": A} if B is None else {"A": A, "B": torch.as_tensor(B, dtype=torch.float64)}
+
+    def step(h, x, p):
+        return h @ p["A"].T if B is None else h @ p["A"].T + x @ p["B"].T
+
+    return MapSystem(step, N, 0 if B is None else parameters["B"].shape[1], parameters=parameters,
+                     recurrent_matrix=lambda p: p["A"],
+                     recurrent_matrix_description="A (the Jacobian, the same at every state)",
+                     name=f"linear map {N}x{N}")
 
 
 def tanh_rnn(n: int = 32, *, gain: float = 0.9, input_size: int = 0, seed: int = 0) -> MapSystem:
     """Random rate network ``h ← tanh(g W h + U x)``, ``W ~ N(0, 1/N)``, ``U ~ N(0, 1/d)``.
 
     Contracting (λ₁ < 0, fixed point 0) for ``g < 1``, chaotic for ``g`` clearly above 1
-    (large N).
+    (large N). Its recurrent matrix is ``g W``, the Jacobian at zero pre-activation.
     """
     gen = torch.Generator().manual_seed(int(seed))
     W = torch.randn(n, n, generator=gen, dtype=torch.float64) / math.sqrt(n)
     U = torch.randn(n, max(input_size, 1), generator=gen, dtype=torch.float64) / math.sqrt(max(input_size, 1))
-    U = U[:, :input_size]
 
-    def step(h, x):
-        return torch.tanh(gain * h @ W.T + x @ U.T)
+    def step(h, x, p):
+        return torch.tanh(h @ p["gW"].T + x @ p["U"].T)
 
-    return MapSystem(step, n, input_size, name=f"tanh RNN N={n} g={gain}")
+    return MapSystem(step, n, input_size, parameters={"gW": gain * W, "U": U[:, :input_size]},
+                     recurrent_matrix=lambda p: p["gW"],
+                     recurrent_matrix_description="g*W (the Jacobian at zero pre-activation)",
+                     name=f"tanh RNN N={n} g={gain}")
