@@ -21,6 +21,7 @@ if TYPE_CHECKING:  # the public API (read at run time by _public_names)
                          StepMapError)
     from .system import MapSystem, ModuleSystem, System
     from .testing import check_system
+    from .adapters import from_module
     from ._core.inputs import task_inputs, zero_inputs
     from .lyapunov.spectrum import kaplan_yorke_dimension, lyapunov_spectrum
     from .spectra.jacobian import jacobian_eigenvalues
@@ -35,7 +36,7 @@ if TYPE_CHECKING:  # the public API (read at run time by _public_names)
     from .pipeline.analyze import analyze_checkpoint
     from .pipeline.batch import analyze_checkpoints
 
-_SUBPACKAGES = ("cli", "errors", "fixed_points", "io", "lyapunov", "memory", "models",
+_SUBPACKAGES = ("adapters", "cli", "errors", "fixed_points", "io", "lyapunov", "memory", "models",
                 "nonnormal", "pipeline", "plotting", "spectra", "system", "tasks", "testing")
 
 

@@ -50,7 +50,7 @@ class ModuleSystem(System):
                                  f"{type(net).__name__}; use dynalysis.from_module for other "
                                  "torch modules")
         self.net = net
-        self._net = _frozen_view(net)
+        self._net = frozen_view(net)
         self.state_size = int(net.state_size)
         self.input_size = int(net.input_size)
         self.output_size = int(net.output_size)
@@ -99,7 +99,7 @@ class ModuleSystem(System):
         return super()._reference_tensor()
 
 
-def _frozen_view(net: torch.nn.Module) -> torch.nn.Module:
+def frozen_view(net: torch.nn.Module) -> torch.nn.Module:
     """A copy of ``net`` in eval mode whose parameters are gradient-free aliases of ``net``'s
     (same storage) and whose buffers are ``net``'s own: nothing is copied but the structure."""
     memo = {id(p): torch.nn.Parameter(p.detach(), requires_grad=False) for p in net.parameters()}
