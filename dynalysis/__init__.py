@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the public API (read at run time by _public_names)
     from .errors import (CheckpointError, DivergenceWarning, DynalysisError,
                          NumericalReliabilityWarning, OptionError, ResultsFileError)
     from .system import MapSystem, ModuleSystem, System
+    from .flow import FlowSystem
     from ._core.inputs import task_inputs, zero_inputs
     from .lyapunov.spectrum import kaplan_yorke_dimension, lyapunov_spectrum
     from .spectra.jacobian import jacobian_eigenvalues
