@@ -99,10 +99,10 @@ class FlowSystem(System):
     ...     u, v, w = h.unbind(-1)
     ...     return torch.stack([s * (v - u), u * (r - w) - v, u * v - b * w], -1)
     >>> flow = dynalysis.FlowSystem(lorenz, 3, dt=0.01, name="Lorenz")
-    >>> ds = dynalysis.lyapunov_spectrum(flow, dynalysis.zero_inputs(flow, 4, 20000),
-    ...                                  initial_state=torch.tensor([1.0, 1.0, 20.0]), transient=1000)
-    >>> ds.exponent.values.round(0) + 0.0, ds.exponent.attrs["units"]
-    (array([  1.,   0., -15.]), '1/time')
+    >>> ds = dynalysis.lyapunov_spectrum(flow, dynalysis.zero_inputs(flow, 1, 3000),
+    ...                                  initial_state=torch.tensor([1.0, 1.0, 20.0]), transient=500)
+    >>> round(float(ds.exponent[0]), 1), ds.exponent.attrs["units"]
+    (0.9, '1/time')
     >>> round(float(ds.exponent_sum), 3)  # −(σ + 1 + β): the trace of ∂f is constant
     -13.667
     """
