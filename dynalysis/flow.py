@@ -27,7 +27,7 @@ from torch import Tensor
 
 from .errors import DynalysisError, OptionError, first_line
 from ._core.options import check_option
-from .system import System, jacobian_reverse
+from .system import MapSystem, jacobian_reverse
 
 __all__ = ["FlowSystem", "METHODS"]
 
@@ -48,8 +48,11 @@ def _jvp_columns(f, h: Tensor, x: Tensor, Q: Tensor) -> tuple[Tensor, Tensor]:
     return torch.func.vmap(column, in_dims=2, out_dims=(None, 2))(Q)
 
 
-class FlowSystem(System):
+class FlowSystem(MapSystem):
     """The step map ``Φ_dt`` of the flow ``dh/dt = f(h, x)`` integrated with step ``dt``.
+
+    A `dynalysis.MapSystem` whose step is one step of the scheme and whose tangent is that
+    step's exact derivative.
 
     Parameters
     ----------
@@ -123,19 +126,15 @@ class FlowSystem(System):
             raise OptionError(f"dt must be a finite number > 0, got {dt!r}")
         if not isinstance(time_unit, str) or not time_unit.strip() or time_unit == "step":
             raise OptionError(f"time_unit must name a unit of time other than 'step', got {time_unit!r}")
-        if int(state_size) < 1 or int(input_size) < 0:
+        if int(state_size) < 1 or int(input_size) < 0:  # before MapSystem: one OptionError
             raise OptionError(f"state_size must be >= 1 and input_size >= 0, got {state_size}, {input_size}")
+        super().__init__(f, state_size, input_size, readout, output_size=output_size,
+                         initial_state=initial_state, name=name)
         self._f, self._f_tangent = f, f_tangent
-        self._readout_fn, self._initial_state_fn = readout, initial_state
-        self.state_size, self.input_size = int(state_size), int(input_size)
         self.time_step, self.time_unit, self.method = float(dt), time_unit.strip(), method
         self._a, self._b = METHODS[method]
-        if readout is not None and output_size is None:
-            output_size = readout(torch.zeros(1, self.state_size, dtype=torch.float64)).shape[-1]
-        self.output_size = int(output_size or 0) if readout is not None else 0
-        self.metadata = {"system": "FlowSystem", "name": name or getattr(f, "__name__", "f"),
-                         "state_size": self.state_size, "input_size": self.input_size,
-                         "dt": self.time_step, "method": method, "time_unit": self.time_unit}
+        self.metadata = {**self.metadata, "system": "FlowSystem", "dt": self.time_step,
+                         "method": method, "time_unit": self.time_unit}
 
     # --- the vector field ----------------------------------------------------------------
     def vector_field(self, state: Tensor, x: Tensor) -> Tensor:
@@ -175,18 +174,7 @@ class FlowSystem(System):
             Ks.append(K)
         return _combine(state, ks, self._b, dt), _combine(tangents, Ks, self._b, dt)
 
-    # --- the rest of the System contract ---------------------------------------------------
-    def readout(self, state: Tensor) -> Tensor:
-        if self._readout_fn is None:
-            return super().readout(state)
-        return self._readout_fn(state)
-
-    def initial_state(self, batch: int, *, dtype=None, device=None) -> Tensor:
-        if self._initial_state_fn is None:
-            return super().initial_state(batch, dtype=dtype or torch.float64, device=device)
-        h = self._initial_state_fn(batch)
-        return h.to(dtype=dtype or h.dtype, device=device or h.device)
-
+    # --- the rest of the System contract (readout, initial_state: MapSystem's) ----------
     def to(self, *, dtype: torch.dtype | None = None, device=None) -> "FlowSystem":
         """Self, once ``f`` is seen to run in ``dtype`` on ``device`` (a closure cannot be
         converted: write ``f`` for the dtype and device the analysis uses)."""
