@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # the public API (read at run time by _public_names)
                          NumericalReliabilityWarning, OptionError, ResultsFileError,
                          StepMapError)
     from .system import MapSystem, ModuleSystem, System
+    from .flow import FlowSystem
     from .testing import check_system
     from .adapters import from_module
     from ._core.inputs import task_inputs, zero_inputs

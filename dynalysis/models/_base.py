@@ -56,6 +56,10 @@ class RecurrentNet(nn.Module, abc.ABC):
     analytic_tangent: bool = False
     #: `recurrent_matrix` returns an ``(N, N)`` matrix (None otherwise)
     has_recurrent_matrix: bool = False
+    #: None for discrete-time cells; the integration step of a continuous-time cell (ctrnn),
+    #: whose analyses then report rates per unit time in ``time_unit``
+    time_step: float | None = None
+    time_unit: str = "step"
     #: what `recurrent_matrix` is, in words (results and plot labels)
     recurrent_matrix_description: str = ""
 

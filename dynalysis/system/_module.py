@@ -57,6 +57,8 @@ class ModuleSystem(System):
         self.analytic_tangent = bool(net.analytic_tangent)
         self.has_recurrent_matrix = bool(net.has_recurrent_matrix)
         self.recurrent_matrix_description = str(net.recurrent_matrix_description)
+        self.time_step = net.time_step  # a continuous-time cell (ctrnn) reports per unit time
+        self.time_unit = net.time_unit
         self.metadata = dict(metadata or {})
 
     @property
