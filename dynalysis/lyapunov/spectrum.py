@@ -25,23 +25,26 @@ Two ways to get ``J_t Q``, picked by ``method="auto"``:
 from __future__ import annotations
 
 import math
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from .._core.divergence import DIVERGED_FLAGS, warn_diverged
-from .._core.options import check_option, check_positive_int, check_reortho_every
-from .._core.result import Schema, Var, build_result
+from .._core.divergence import DIVERGED_FLAGS, finite_mean, warn_diverged
 from .._core.inputs import as_initial_state, as_inputs
-from .._core.options import resolve_dtype
+from .._core.options import (check_fraction, check_option, check_positive_float, check_positive_int,
+                             check_reortho_every, resolve_dtype)
+from .._core.result import Schema, Var, build_result
+from ..errors import NumericalReliabilityWarning
+from .confidence import BlockSums, bootstrap_interval, converged, trace_drift
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
     from ..system import System
 
-__all__ = ["lyapunov_spectrum", "kaplan_yorke_dimension", "LYAPUNOV_METHODS"]
+__all__ = ["lyapunov_spectrum", "kaplan_yorke_dimension", "LYAPUNOV_METHODS", "SCHEMA"]
 
 LYAPUNOV_METHODS = ("auto", "tangent", "jacobian")
 _JACOBIAN_MAX_STATE = 64  # "auto": chunked Jacobians up to this state size, J·Q beyond
@@ -86,7 +89,8 @@ def kaplan_yorke_dimension(exponents, *, state_size: int | None = None) -> float
 def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
                       transient: int = 100, reortho_every: int | str = 1, initial_state=None,
                       seed: int = 0, dtype=torch.float64, device=None, trace_points: int = 200,
-                      progress: bool = False, method: str = "auto") -> xr.Dataset:
+                      progress: bool = False, method: str = "auto", confidence: float = 0.95,
+                      ci_tol: float = 0.05) -> xr.Dataset:
     """Lyapunov spectrum of a step map driven by ``inputs`` (QR / Benettin method).
 
     Parameters
@@ -129,6 +133,14 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
         (``J`` never formed); ``"jacobian"`` evaluates the Jacobians of a chunk of steps in
         one batched ``system.jacobian`` call and multiplies. ``"auto"``: ``"jacobian"`` for
         ``state_size <= 64``, else ``"tangent"``. Both give the same result to round-off.
+    confidence : float, default 0.95
+        Coverage of the confidence interval ``exponent_ci_low .. exponent_ci_high``.
+    ci_tol : float, default 0.05
+        An exponent is ``converged`` when its interval's half-width is at most
+        ``ci_tol · max(|λ_i|, max_j |λ_j| / 10)`` (relative to the exponent, or to a tenth of
+        the largest magnitude in the computed spectrum for exponents near 0) and the
+        convergence trace moves by less than that half-width over the last 20 % of the
+        averaged steps.
 
     Returns
     -------
@@ -143,9 +155,21 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
         ``exponent_sum``, ``max_log_condition`` (largest ``ln(max|R_ii|/min|R_ii|)`` of one
         QR block: the smallest exponent's round-off is about ``u·e^{max_log_condition}``)
         and ``mean_reortho_interval`` (steps per QR after the transient).
+        Confidence: ``exponent_ci_low`` and ``exponent_ci_high (exponent_index)``, the
+        ``confidence`` interval of ``exponent``; ``converged (exponent_index)`` (flag) and
+        ``all_converged`` (flag: every computed exponent converged). A leading exponent that
+        has not converged is also reported by a `dynalysis.NumericalReliabilityWarning`.
 
     Notes
     -----
+    Confidence (docs/science.md §6, `dynalysis.lyapunov.confidence`): the sums of
+    ``ln|R_ii|`` are also kept over 32–64 consecutive time blocks per trajectory (adjacent
+    blocks merged when the buffer is full, so memory stays independent of the number of
+    steps); the interval comes from a bootstrap over trajectories and, within each, over time
+    blocks (batch means). It measures the statistical error of a stationary estimate; a
+    running estimate that still drifts (slow frame alignment, a slow transient) is caught by
+    the drift condition of ``converged`` instead.
+
     ``J_t[i, j] = ∂h_t[i]/∂h_{t-1}[j]``; the frame is propagated with ``J·Q`` (never ``Jᵀ·Q``)
     from a random orthonormal start, in float64 by default. The QR is Householder (LAPACK
     ``geqrf`` + ``orgqr``; `torch.linalg.qr` for frames under 32 rows), batched over
@@ -180,6 +204,8 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
     reortho_every = check_reortho_every(reortho_every)
     trace_points = check_positive_int("trace_points", trace_points)
     check_option("method", method, LYAPUNOV_METHODS)
+    confidence = check_fraction("confidence", confidence)
+    ci_tol = check_positive_float("ci_tol", ci_tol)
     if method == "auto":
         method = "jacobian" if S <= _JACOBIAN_MAX_STATE else "tangent"
     x = as_inputs(system, inputs, dtype=dtype, device=device, min_steps=transient + 1)
@@ -208,9 +234,9 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
         bar.close()
     acc.flush()
     options = dict(n_exponents=k, transient=transient, reortho_every=reortho_every,
-                   seed=int(seed), dtype=dtype, steps=T,
-                   trajectories=B, method=method,
-                   initial_state="given" if initial_state is not None else "system")
+                   seed=int(seed), dtype=dtype, steps=T, trajectories=B, method=method,
+                   initial_state="given" if initial_state is not None else "system",
+                   confidence=confidence, ci_tol=ci_tol)
     return _to_dataset(system, acc, h, options)
 
 
@@ -218,9 +244,10 @@ class _LogRAccumulator:
     """Running ``Σ ln|R_ii|`` per trajectory, folded from a fixed-size buffer.
 
     ``push(diag_R, done)`` copies one step's ``diag R`` (B, k) into the buffer; every
-    `_FLUSH` pushes the buffer is reduced with one ``log``/``cumsum``, and the running means
-    at the trace steps (about every ``n_avg / trace_points`` averaged steps, plus the last)
-    are written into a preallocated trace. Memory: ``O((_FLUSH + trace_points) B k)``.
+    `_FLUSH` pushes the buffer is reduced with one ``log``/``cumsum``, added to the time
+    blocks of the confidence interval (`BlockSums`), and the running means at the trace steps
+    (about every ``n_avg / trace_points`` averaged steps, plus the last) are written into a
+    preallocated trace. Memory: ``O((_FLUSH + trace_points + MAX_BLOCKS) B k)``.
     """
 
     def __init__(self, B: int, k: int, n_avg: int, trace_points: int, *, dtype, device):
@@ -237,6 +264,8 @@ class _LogRAccumulator:
         # round-off of the smallest diag R is about u·exp(this), see `reortho_every`
         self.max_log_condition = torch.zeros((), dtype=dtype, device=device)
         self.n_qr = 0
+        self.blocks = BlockSums(B, k, dtype=dtype, device=device)
+        self.last_done = 0
 
     def push(self, diag_r, done: int) -> None:
         self.buf[self.n].copy_(diag_r)
@@ -252,6 +281,9 @@ class _LogRAccumulator:
         spread = (logs.amax(-1) - logs.amin(-1)).nan_to_num_(nan=0.0, posinf=0.0)
         self.max_log_condition = torch.maximum(self.max_log_condition, spread.max())
         self.n_qr += self.n
+        done = np.asarray(self.done[: self.n])
+        self.blocks.add(logs, np.diff(done, prepend=self.last_done))
+        self.last_done = int(done[-1])
         csum = logs.cumsum_(0).add_(self.log_sum)
         for i in range(self.n):
             done = self.done[i]
@@ -349,6 +381,13 @@ SCHEMA = Schema("lyapunov", description="Lyapunov spectrum (QR method) along the
                                    "1/step", time="rate"),
     "exponent_std": Var(("exponent_index",), "standard deviation of the exponent across trajectories",
                         "1/step", time="rate"),
+    "exponent_ci_low": Var(("exponent_index",), "lower end of the confidence interval of the exponent "
+                           "(bootstrap over trajectories and time blocks)", "1/step", time="rate"),
+    "exponent_ci_high": Var(("exponent_index",), "upper end of the confidence interval of the exponent "
+                            "(bootstrap over trajectories and time blocks)", "1/step", time="rate"),
+    "converged": Var(("exponent_index",), "exponent converged (interval half-width within ci_tol and no "
+                     "drift over the last 20 % of the run)", flags=("not_converged", "converged")),
+    "all_converged": Var((), "every computed exponent converged", flags=("not_converged", "converged")),
     "convergence": Var(("step", "exponent_index"), "running estimate of the exponent (unsorted, by frame column)",
                        "1/step", time="rate"),
     "diverged": Var(("trajectory",), "trajectory diverged (NaN/inf state or exponent)", flags=DIVERGED_FLAGS),
@@ -367,22 +406,36 @@ SCHEMA = Schema("lyapunov", description="Lyapunov spectrum (QR method) along the
 
 
 def _to_dataset(system, acc: _LogRAccumulator, h, options: dict):
-    """Sort, flag diverged trajectories, average, and label everything."""
+    """Sort, flag diverged trajectories, average, attach confidence, and label everything."""
     B, k = acc.log_sum.shape
-    per_traj = (acc.log_sum / acc.n_avg).cpu().numpy()
-    per_traj = -np.sort(-per_traj, axis=1)  # descending, NaN last
+    raw = (acc.log_sum / acc.n_avg).cpu().numpy()
+    order = np.argsort(-raw, axis=1, kind="stable")  # descending per trajectory, NaN last
+    per_traj = np.take_along_axis(raw, order, axis=1)
     diverged = (~np.isfinite(h.cpu().numpy()).all(1) | np.isnan(per_traj).any(1)
                 | np.isposinf(per_traj).any(1))
     ok = ~diverged
     warn_diverged(diverged, analysis="lyapunov_spectrum", stacklevel=4)
-    trace_vals = acc.trace[: len(acc.trace_steps)].cpu().numpy()  # (steps, B, k)
+    trace_vals = acc.trace[: len(acc.trace_steps)].cpu().numpy()  # (steps, B, k), by frame column
     with np.errstate(invalid="ignore"):
-        mean = per_traj[ok].mean(0) if ok.any() else np.full(k, np.nan)
-        std = per_traj[ok].std(0) if ok.sum() > 1 else np.zeros(k) * (np.nan if not ok.any() else 1)
-        trace = trace_vals[:, ok].mean(1) if ok.any() else np.full((len(trace_vals), k), np.nan)
+        mean = finite_mean(per_traj, diverged)
+        std = per_traj[ok].std(0) if ok.sum() > 1 else np.full(k, 0.0 if ok.any() else np.nan)
+        trace = finite_mean(trace_vals.transpose(1, 0, 2), diverged)
+        sorted_trace = finite_mean(np.take_along_axis(trace_vals, order[None], axis=2).transpose(1, 0, 2),
+                                   diverged)
+    block_sums, block_steps = acc.blocks.filled()
+    block_sums = np.take_along_axis(block_sums, order[None], axis=2)[:, ok]
+    low, high = bootstrap_interval(block_sums, block_steps, confidence=options["confidence"], seed=options["seed"])
+    drift = trace_drift(sorted_trace, np.asarray(acc.trace_steps), acc.n_avg) if ok.any() else np.full(k, np.nan)
+    conv = converged(mean, low, high, drift, ci_tol=options["ci_tol"])
+    if ok.any() and not conv[0]:
+        warnings.warn(f"lyapunov_spectrum: the leading exponent has not converged after {acc.n_avg} steps: "
+                      f"{mean[0]:.4g} per step, {options['confidence']:.0%} interval [{low[0]:.4g}, {high[0]:.4g}], "
+                      f"drift {drift[0]:.2g} over the last 20 % of the run; run more steps (see 'converged')",
+                      NumericalReliabilityWarning, stacklevel=4)
     pos = mean[mean > 0].sum() if np.all(np.isfinite(mean)) else np.nan
     data = {
         "exponent": mean, "exponent_per_trajectory": per_traj, "exponent_std": std,
+        "exponent_ci_low": low, "exponent_ci_high": high, "converged": conv, "all_converged": bool(conv.all()),
         "convergence": trace, "diverged": diverged,
         "kaplan_yorke_dimension": kaplan_yorke_dimension(mean, state_size=system.state_size),
         "entropy_rate": float(pos), "exponent_sum": float(mean.sum()),
