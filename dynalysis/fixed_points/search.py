@@ -105,8 +105,8 @@ def find_fixed_points(system: System, inputs=None, *, constant_input=None, start
     system : System
         A step map (`dynalysis.load_checkpoint`, `dynalysis.MapSystem`, ...).
     inputs : Tensor or ndarray, shape (trajectory, time, input_size), optional
-        Driving inputs; starts are sampled around the finite states these trajectories visit
-        (after ``transient``). The whole trajectories define the PCA frame and are kept, projected on
+        Driving inputs; starts are sampled around the states that the trajectories which stay
+        finite visit (after ``transient``). The whole trajectories define the PCA frame and are kept, projected on
         it, for plotting.
     constant_input : None, "zero", "mean" or array of shape (input_size,)
         The input ``x*`` held constant: zero (autonomous dynamics, default), the mean of
@@ -157,8 +157,8 @@ def find_fixed_points(system: System, inputs=None, *, constant_input=None, start
         (input_dim)``; PCA frame ``pca_mean (state_dim)``, ``pca_components (pc, state_dim)``,
         ``pca_explained_variance (pc)``, ``fixed_point_pc (fixed_point, pc)`` and, with
         ``inputs``, ``trajectory_pc (trajectory, time, pc)`` and ``trajectory_diverged
-        (trajectory)`` (a diverged trajectory's non-finite states are NaN there and are
-        neither starts nor part of the PCA frame).
+        (trajectory)`` (a diverged trajectory's non-finite states are NaN there; its states
+        are neither starts nor part of the PCA frame).
 
     Notes
     -----
@@ -194,8 +194,8 @@ def find_fixed_points(system: System, inputs=None, *, constant_input=None, start
     if slow_tol < tol:
         raise OptionError(f"slow_tol ({slow_tol}) must be >= tol ({tol})")
     S = system.state_size
-    x = None if inputs is None else as_inputs(system, inputs, dtype=dtype, device=device,
-                                              min_steps=transient + 1)
+    x = None if inputs is None else as_inputs(system, inputs, dtype=dtype, device=device, min_steps=transient + 1,
+                                              needed_for=f"transient={transient} + 1")
     x_star = constant_input_for(system, constant_input, x, dtype=dtype, device=device)
     given = as_starts(starts, S, dtype=dtype, device=device)
 
@@ -234,8 +234,8 @@ def find_fixed_points(system: System, inputs=None, *, constant_input=None, start
     stability = np.where(rho < 1 - marginal_tol, 0, np.where(rho > 1 + marginal_tol, 2, 1))
     n_unstable = (np.abs(eig) > 1 + marginal_tol).sum(1).astype(np.int32)
 
-    has_finite_state = traj is not None and np.isfinite(traj).all(-1).any()
-    frame_states = traj.reshape(-1, S) if has_finite_state else h0.cpu().numpy()
+    use_traj = traj is not None and not traj_diverged.all()
+    frame_states = traj[~traj_diverged].reshape(-1, S) if use_traj else h0.cpu().numpy()
     mean, comps, var = pca_frame(frame_states, n_pc=min(3, S))
     data = {
         "state": points, "q": rep_q, "kind": kind, "eigenvalue": eig, "spectral_radius": rho,

@@ -54,11 +54,11 @@ def sample_starts(sys_, x, starts, *, n_starts, noise, initial_fraction, transie
 
     ``x``: checked inputs or None; ``starts``: checked explicit starts or None. Explicit starts
     win. Otherwise ``round(initial_fraction · n_starts)`` starts lie around the system's initial
-    state and the rest are finite trajectory states after ``transient`` picked at random
-    (seeded); all get Gaussian noise of ``noise`` × the per-dimension standard deviation of the
-    trajectory states (of standard deviation ``noise`` without trajectories, when every start
-    lies around the initial state). When no trajectory state is finite, the starts meant to lie
-    on trajectories are NaN (the search skips them and flags them diverged).
+    state and the rest are states, after ``transient``, of the trajectories that stay finite,
+    picked at random (seeded); all get Gaussian noise of ``noise`` × the per-dimension standard
+    deviation of those states (of standard deviation ``noise`` without trajectories, when every
+    start lies around the initial state). When every trajectory diverged, the starts meant to
+    lie on trajectories are NaN (the search skips them and flags them diverged).
 
     ``info`` holds ``source`` (a description), ``times`` (1-based steps of the trajectory
     states) and ``trajectory_diverged`` (``(B,)`` bool, or None).
@@ -79,8 +79,8 @@ def sample_starts(sys_, x, starts, *, n_starts, noise, initial_fraction, transie
     base = sys_.initial_state(n_init, dtype=dtype).cpu()
     sigma = torch.ones(S, dtype=dtype)
     if traj is not None:
-        flat = torch.as_tensor(traj[:, transient:].reshape(-1, S), dtype=dtype)
-        flat = flat[torch.isfinite(flat).all(1)]  # states of diverged trajectories are no starts
+        finite = ~info["trajectory_diverged"]  # a diverging trajectory's (even finite) states are no starts
+        flat = torch.as_tensor(traj[finite, transient:].reshape(-1, S), dtype=dtype)
         if flat.shape[0]:
             pick = torch.randint(flat.shape[0], (n - n_init,), generator=g)
             base = torch.cat([base, flat[pick]])

@@ -48,12 +48,12 @@ class BlockSums:
         """Add ``logs (n, B, k)`` (``ln|diag R|`` of the next ``n`` QR steps) covering
         ``lengths (n,)`` time steps each."""
         n = len(lengths)
-        qr_index = self.n_qr + np.arange(n)
         while (self.n_qr + n - 1) // self.per_block >= MAX_BLOCKS:
             self._merge()
-        block = qr_index // self.per_block
-        np.add.at(self.steps, block, lengths)
-        self.sums.index_add_(0, torch.as_tensor(block, device=self.sums.device), logs)
+        np.add.at(self.steps, (self.n_qr + np.arange(n)) // self.per_block, lengths)
+        # the block index built on the device: no host-to-device copy (a synchronisation) in the loop
+        block = torch.arange(self.n_qr, self.n_qr + n, device=self.sums.device) // self.per_block
+        self.sums.index_add_(0, block, logs)
         self.n_qr += n
 
     def _merge(self) -> None:

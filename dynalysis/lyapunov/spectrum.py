@@ -208,7 +208,8 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
     ci_tol = check_positive_float("ci_tol", ci_tol)
     if method == "auto":
         method = "jacobian" if S <= _JACOBIAN_MAX_STATE else "tangent"
-    x = as_inputs(system, inputs, dtype=dtype, device=device, min_steps=transient + 1)
+    x = as_inputs(system, inputs, dtype=dtype, device=device, min_steps=transient + 1,
+                  needed_for=f"transient={transient} + 1")
     B, T, _ = x.shape
     sys_ = system.to(dtype=dtype, device=device)
     h = as_initial_state(sys_, initial_state, B, dtype=dtype, device=x.device)

@@ -109,6 +109,8 @@ def check_capacity_options(system: System, *, max_lag: int, steps: int | None = 
     """Checked options of `memory_capacity` and the signal (nothing is run)."""
     dtype = resolve_dtype(dtype)
     L = check_positive_int("max_lag", max_lag, minimum=0)
+    if washout is not None:
+        washout = check_positive_int("washout", washout, minimum=0)
     transient = renamed_option("washout", washout, "transient", transient, default=None,
                                analysis="memory_capacity", stacklevel=stacklevel)
     if system.input_size < 1:

@@ -71,7 +71,8 @@ def check_kernel_options(system: System, inputs, *, max_lag: int, transient: int
                           f"{type(system).__name__} has input_size=0")
     if transient is not None:
         transient = check_positive_int("transient", transient, minimum=0)
-    x = as_inputs(system, inputs, dtype=dtype, device=device, min_steps=L + 1 + (transient or 0))
+    x = as_inputs(system, inputs, dtype=dtype, device=device, min_steps=L + 1 + (transient or 0),
+                  needed_for=f"max_lag={L} + 1" + (f" + transient={transient}" if transient else ""))
     if transient is None:
         transient = x.shape[1] - L - 1
     x = x[:, :transient + L + 1]

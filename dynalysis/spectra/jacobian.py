@@ -104,7 +104,8 @@ def jacobian_eigenvalues(system: System, inputs, *, every: int = 10, transient: 
     dtype = resolve_dtype(dtype)
     every = check_positive_int("every", every)
     transient = check_positive_int("transient", transient, minimum=0)
-    x = as_inputs(system, inputs, dtype=dtype, device=device, min_steps=transient + every)
+    x = as_inputs(system, inputs, dtype=dtype, device=device, min_steps=transient + every,
+                  needed_for=f"transient={transient} + every={every}")
     B, T, _ = x.shape
     sys_ = system.to(dtype=dtype, device=device)
     h = as_initial_state(sys_, initial_state, B, dtype=dtype, device=x.device)
