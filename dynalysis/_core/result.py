@@ -11,8 +11,9 @@ and returns ``build_result(SCHEMA, data, coords, system=..., options=...)``. The
 the data against the schema (no undeclared variable, every required one present, dims as
 declared), sets ``long_name``/``units`` and CF flag attributes, converts per-step quantities to
 per-unit-time ones for continuous-time systems, and adds the provenance attributes shared by
-every result (`provenance_attrs`). The contract test reads the schemas, so a variable cannot be
-added without its description.
+every result (`provenance_attrs`). `SCHEMAS` maps every analysis name (``ds.attrs["analysis"]``,
+the results-file group name for the five analyses of ``cli.py analyze``) to its schema; the
+contract test reads it, so a variable cannot be added without its description.
 
 Time units. Analyses compute in steps of the map. A system with ``time_step = dt`` (a flow
 integrated with step ``dt``) reports in its ``time_unit``: variables declared ``time="rate"``

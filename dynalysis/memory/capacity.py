@@ -246,8 +246,8 @@ def memory_capacity(system: System, *, max_lag: int, steps: int | None = None, t
         SVD of the states. Why 0: a linear network stores delay ``k`` in state directions of
         variance ``~ρ^{2k}``, so the state covariance is ill-conditioned by construction and any
         fixed relative ridge removes the far lags. On a random Gaussian reservoir (N = 20,
-        ρ = 0.9, exact MC = 20) relative ridges of 1e-8 and 1e-12 give 17.8 and 19.2 where
-        least squares gives 20.0; on an orthogonal one all agree. The SVD keeps least squares
+        ρ = 0.9, exact MC = 20, 40 000 steps) relative ridges of 1e-8 (the former default) and
+        1e-12 give 17.8 and 19.2 where least squares gives 20.0; on an orthogonal one all agree. The SVD keeps least squares
         stable up to condition numbers of the states of ``~1/eps``.
     train_fraction : float, default 0.7
         Leading fraction of each trajectory's scored steps used for fitting; the rest scores.

@@ -4,7 +4,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import torch
 import xarray as xr
 
 from ..errors import DivergenceWarning
