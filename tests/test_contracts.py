@@ -1,14 +1,18 @@
 """The contract every analysis verb keeps (STYLE.md §8), parametrised over all of them.
 
-Returns a Dataset with the documented variables and dims; long_name/units everywhere;
-provenance attributes; a NetCDF round trip; determinism under a seed; keyword-only options;
-clear ValueErrors for invalid options and mismatched input shapes; float64 by default.
+Returns a Dataset with the documented variables and dims, exactly those of its declared schema
+(`dynalysis._core.result.SCHEMAS`); long_name/units everywhere; provenance attributes; a NetCDF
+round trip; determinism under a seed; keyword-only options; a bad option is an `OptionError`
+naming it, raised before the map is stepped even once; mismatched input shapes are
+ValueErrors; float64 by default; one divergence policy (a ``diverged`` flag, one
+`DivergenceWarning`, means over the finite trajectories only, NaN when nothing is finite).
 """
 from __future__ import annotations
 
 import inspect
 import json
 import types
+import warnings
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -18,6 +22,8 @@ import torch
 import xarray as xr
 
 import dynalysis
+from dynalysis._core.result import SCHEMAS
+from dynalysis.memory.combined import memory_analysis
 from dynalysis.pipeline.analyze import ANALYSES
 from dynalysis.models import build_model
 from dynalysis.plotting import PLOTTERS
@@ -38,6 +44,7 @@ class Verb:
     call: Callable  # (fn, **options) -> Dataset
     variables: dict  # name -> dims
     bad_option: dict
+    schema: str = ""  # name in SCHEMAS (= ds.attrs["analysis"])
     seeded: bool = True
     takes_inputs: bool = True
     math_args: int = 2  # positional (math) parameters before the keyword-only options
@@ -50,42 +57,48 @@ VERBS = {
         lambda fn, **kw: fn(tiny_system(), tiny_inputs(), **{"transient": 5, **kw}),
         {"exponent": ("exponent_index",), "exponent_per_trajectory": ("trajectory", "exponent_index"),
          "convergence": ("step", "exponent_index"), "kaplan_yorke_dimension": ()},
-        {"n_exponents": 0}),
+        {"n_exponents": 0}, "lyapunov"),
     "jacobian_eigenvalues": Verb(
         dynalysis.jacobian_eigenvalues,
         lambda fn, **kw: fn(tiny_system(), tiny_inputs(), **{"every": 8, **kw}),
         {"eigenvalue": ("trajectory", "time", "eigen_index"),
          "singular_value": ("trajectory", "time", "singular_index"),
          "spectral_radius": ("trajectory", "time"), "recurrent_eigenvalue": ("recurrent_index",)},
-        {"every": 0}, seeded=False),
+        {"every": 0}, "jacobian", seeded=False),
     "find_fixed_points": Verb(
         dynalysis.find_fixed_points,
         lambda fn, **kw: fn(tiny_system(), tiny_inputs(), **{"n_starts": 8, **kw}),
         {"state": ("fixed_point", "state_dim"), "eigenvalue": ("fixed_point", "eigen_index"),
          "stability": ("fixed_point",), "kind": ("fixed_point",), "start_q": ("start",),
          "trajectory_pc": ("trajectory", "time", "pc")},
-        {"tol": -1.0}),
+        {"tol": -1.0}, "fixed_points"),
     "nonnormality": Verb(
         dynalysis.nonnormality,
         lambda fn, **kw: fn(tiny_system(), **{"n_pulses": 4, **kw}),
         {"henrici": (), "henrici_normalized": (), "eigenvector_condition": (), "numerical_abscissa": (),
          "spectral_abscissa": (), "power_norm": ("power",), "motif_profile": ("order_difference",)},
-        {"rtol": 0.0}, takes_inputs=False, math_args=1),
+        {"rtol": 0.0}, "nonnormality", takes_inputs=False, math_args=1),
     "memory_kernel": Verb(
         dynalysis.memory_kernel,
         lambda fn, **kw: fn(tiny_system(), tiny_inputs(), **{"max_lag": 6, **kw}),
         {"kernel": ("lag", "output", "input"), "kernel_norm": ("lag",)},
-        {"max_lag": -1}, seeded=False),
+        {"max_lag": -1}, "memory_kernel", seeded=False),
     "memory_capacity": Verb(
         dynalysis.memory_capacity,
         lambda fn, **kw: fn(tiny_system(), **{"max_lag": 6, "steps": 300, **kw}),
         {"capacity": ("lag",), "memory_capacity": ()},
-        {"distribution": "cauchy"}, takes_inputs=False, math_args=1),
+        {"distribution": "cauchy"}, "memory_capacity", takes_inputs=False, math_args=1),
     "fisher_memory_curve": Verb(
         dynalysis.fisher_memory_curve,
         lambda fn, **kw: fn(np.diag(np.full(4, 0.9), -1), np.eye(5)[0], **{"max_lag": 6, **kw}),
         {"fisher_memory": ("lag",), "fisher_memory_total": ()},
-        {"max_lag": -1}, seeded=False, takes_inputs=False),
+        {"max_lag": -1}, "fisher_memory", seeded=False, takes_inputs=False),
+    "memory_analysis": Verb(
+        memory_analysis,
+        lambda fn, **kw: fn(tiny_system(), tiny_inputs(), **{"max_lag": 6, **kw}),
+        {"kernel": ("lag", "output", "input"), "capacity": ("lag",), "fisher_memory": ("lag",),
+         "memory_time_censored": (), "capacity_diverged": ("capacity_trajectory",)},
+        {"n_trajectories": 0}, "memory"),
 }
 
 
@@ -110,6 +123,31 @@ def test_returns_dataset_with_documented_variables_and_dims(name, results):
 
 
 @pytest.mark.parametrize("name", list(VERBS))
+def test_variables_and_coordinates_are_exactly_those_of_the_schema(name, results):
+    ds = results[name]
+    assert ds.attrs["analysis"] == VERBS[name].schema
+    schema = SCHEMAS[ds.attrs["analysis"]]
+    assert schema.name == VERBS[name].schema
+    assert set(ds.data_vars) <= set(schema.variables), set(ds.data_vars) - set(schema.variables)
+    assert schema.required() <= set(ds.data_vars), schema.required() - set(ds.data_vars)
+    assert set(ds.coords) <= set(schema.coords), set(ds.coords) - set(schema.coords)
+    for var in ds.variables:
+        declared = schema.variables.get(var) or schema.coords[var]
+        assert ds[var].dims == declared.dims, (var, ds[var].dims, declared.dims)
+        assert ds[var].attrs["long_name"] == declared.long_name and ds[var].attrs["units"] == declared.units
+        if declared.flags:
+            assert ds[var].attrs["flag_meanings"] == " ".join(declared.flags)
+            assert set(np.unique(ds[var].values)) <= set(range(len(declared.flags))), var
+
+
+def test_every_schema_is_registered_under_its_own_name():
+    for name, schema in SCHEMAS.items():
+        assert schema.name == name
+        for var in schema.variables.values():
+            assert var.long_name and var.units
+
+
+@pytest.mark.parametrize("name", list(VERBS))
 def test_every_variable_and_coordinate_has_long_name_and_units(name, results):
     ds = results[name]
     for var in ds.variables:
@@ -126,6 +164,8 @@ def test_provenance_attributes(name, results):
     assert {"torch", "xarray", "numpy", "dynalysis"} <= set(json.loads(attrs["package_versions"]))
     if name != "fisher_memory_curve":
         assert json.loads(attrs["system"])["name"] == "tiny wcrnn"
+    else:
+        assert attrs["source"] == "linear network W 5x5, v" and json.loads(attrs["system"]) == {}
     if VERBS[name].seeded:
         assert options["seed"] == 0 and attrs["seed"] == 0
 
@@ -172,7 +212,7 @@ def test_invalid_option_is_a_value_error_naming_it(name):
 def test_mismatched_input_shapes_are_value_errors(name, inputs):
     verb = VERBS[name]
     options = {"lyapunov_spectrum": {}, "jacobian_eigenvalues": {"every": 8}, "find_fixed_points": {"n_starts": 4},
-               "memory_kernel": {"max_lag": 6}}[name]
+               "memory_kernel": {"max_lag": 6}, "memory_analysis": {"max_lag": 6}}[name]
     with pytest.raises(ValueError, match="input"):
         verb.fn(tiny_system(), inputs, **options)
 
@@ -190,6 +230,171 @@ def test_float64_by_default(name, results):
         kind = results[name][var].dtype.kind
         if kind in "fc":
             assert results[name][var].dtype.itemsize >= 8, var
+
+
+# --- a bad option fails before the first step ------------------------------------------------
+class Counting(dynalysis.System):
+    """Delegates to ``inner`` and counts every evaluation of the map (step, J·Q, Jacobian)."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, 0
+        self.state_size, self.input_size, self.output_size = inner.state_size, inner.input_size, inner.output_size
+        self.metadata = dict(inner.metadata)
+
+    def step(self, state, x):
+        self.calls += 1
+        return self.inner.step(state, x)
+
+    def tangent_step(self, state, x, tangents):
+        self.calls += 1
+        return self.inner.tangent_step(state, x, tangents)
+
+    def jacobian(self, state, x):
+        self.calls += 1
+        return self.inner.jacobian(state, x)
+
+    def readout(self, state):
+        return self.inner.readout(state)
+
+    def initial_state(self, batch, *, dtype=None, device=None):
+        return self.inner.initial_state(batch, dtype=dtype, device=device)
+
+    def recurrent_matrix(self):
+        return self.inner.recurrent_matrix()
+
+    def to(self, *, dtype=None, device=None):
+        self.inner = self.inner.to(dtype=dtype, device=device)
+        return self
+
+
+_SYSTEM_VERBS = {  # verb -> (call(system, **options), bad options: each must be named in the error)
+    "lyapunov_spectrum": (lambda s, **kw: dynalysis.lyapunov_spectrum(s, tiny_inputs(), **{"transient": 5, **kw}),
+                          [{"n_exponents": 0}, {"n_exponents": 7}, {"transient": -1}, {"transient": 40},
+                           {"reortho_every": "often"}, {"trace_points": 0}, {"method": "svd"},
+                           {"confidence": 1.5}, {"ci_tol": 0.0}, {"dtype": "int8"},
+                           {"initial_state": torch.zeros(5)}]),
+    "jacobian_eigenvalues": (lambda s, **kw: dynalysis.jacobian_eigenvalues(s, tiny_inputs(), **kw),
+                             [{"every": 0}, {"every": 41}, {"transient": -1}, {"dtype": "float16"},
+                              {"initial_state": torch.zeros(2, 6)}]),
+    "find_fixed_points": (lambda s, **kw: dynalysis.find_fixed_points(s, tiny_inputs(), **kw),
+                          [{"n_starts": 0}, {"initial_fraction": 1.5}, {"start_noise": -0.1}, {"tol": -1.0},
+                           {"slow_tol": 1e-14}, {"max_iter": 0}, {"trace_points": 0}, {"dedupe_tol": 0},
+                           {"marginal_tol": float("nan")}, {"constant_input": "median"},
+                           {"constant_input": [1.0]}, {"starts": torch.zeros(3, 5)}, {"transient": -1},
+                           {"transient": 40}]),
+    "nonnormality": (lambda s, **kw: dynalysis.nonnormality(s, **kw),
+                     [{"matrix": "W"}, {"rtol": 0.0}, {"max_power": -1}, {"motif_steps": 0}, {"n_pulses": 0},
+                      {"pulse": np.ones(5)}, {"pulse_into": "output"}, {"pulse_scale": 0.0}]),
+    "memory_kernel": (lambda s, **kw: dynalysis.memory_kernel(s, tiny_inputs(), **{"max_lag": 6, **kw}),
+                      [{"max_lag": -1}, {"max_lag": 40}, {"transient": -1}, {"transient": 34},
+                       {"dtype": "half"}]),
+    "memory_capacity": (lambda s, **kw: dynalysis.memory_capacity(s, **{"max_lag": 6, **kw}),
+                        [{"max_lag": -1}, {"distribution": "cauchy"}, {"ridge": -1.0}, {"train_fraction": 1.5},
+                         {"input_scale": 0.0}, {"input_channel": 2}, {"steps": 1}, {"transient": 3},
+                         {"n_trajectories": 0}, {"inputs": np.zeros((2, 3, 4))}, {"washout": -1}]),
+    "memory_analysis": (lambda s, **kw: memory_analysis(s, tiny_inputs(), **{"max_lag": 6, **kw}),
+                        [{"max_lag": -1}, {"max_lag": 40}, {"n_trajectories": 0}, {"dtype": "int8"}]),
+}
+_BAD = [(verb, bad) for verb, (_, options) in _SYSTEM_VERBS.items() for bad in options]
+
+
+@pytest.mark.parametrize("verb, bad", _BAD, ids=[f"{v}-{next(iter(b))}" for v, b in _BAD])
+def test_a_bad_option_is_an_option_error_naming_it_before_the_first_step(verb, bad):
+    system = Counting(tiny_system())
+    call, _ = _SYSTEM_VERBS[verb]
+    (option,) = bad
+    with pytest.raises(dynalysis.OptionError, match=option):
+        call(system, **bad)
+    assert system.calls == 0, f"{verb} stepped the map {system.calls} times before rejecting {option}"
+
+
+# --- one divergence policy ---------------------------------------------------------------------
+def _some_diverge():
+    """h ← (0.5 h₀ + x, h₁² + x²): inputs of amplitude 4 blow h₁ up, amplitude 0.1 do not."""
+    return dynalysis.MapSystem(lambda h, x: torch.stack([0.5 * h[:, 0] + x[:, 0], h[:, 1] ** 2 + x[:, 0] ** 2], 1),
+                               2, 1, name="some diverge")
+
+
+def _all_diverge():
+    """h ← 10²⁰⁰ (h² + 1) + x: overflows on the second step from any state."""
+    return dynalysis.MapSystem(lambda h, x: 1e200 * (h * h + 1) + x, 2, 1, name="all diverge")
+
+
+def _drive(n=3, T=60, big=(1,)):
+    x = 0.2 * (torch.rand(n, T, 1, generator=torch.Generator().manual_seed(3), dtype=torch.float64) - 0.5)
+    for b in big:
+        x[b] *= 40
+    return x
+
+
+_SIGNAL = _drive(3, 600)[..., 0].numpy()
+_PULSES = np.array([[0.1], [3.0], [-0.05]])
+
+# verb -> (call(system, inputs, signal), check that the means use only the finite rows, headline)
+_DIVERGING = {
+    "lyapunov_spectrum": (
+        lambda s, x, sig: dynalysis.lyapunov_spectrum(s, x, transient=5),
+        lambda ds, s, x, sig, ok: np.testing.assert_allclose(
+            ds.exponent.values, ds.exponent_per_trajectory.values[ok].mean(0), rtol=1e-12),
+        lambda ds: ds.exponent.values),
+    "jacobian_eigenvalues": (
+        lambda s, x, sig: dynalysis.jacobian_eigenvalues(s, x, every=8),
+        lambda ds, s, x, sig, ok: np.testing.assert_array_equal(
+            ds.eigenvalue.values[ok], dynalysis.jacobian_eigenvalues(s, x[ok], every=8).eigenvalue.values),
+        lambda ds: ds.eigenvalue.values),
+    "find_fixed_points": (
+        lambda s, x, sig: dynalysis.find_fixed_points(s, x, n_starts=16),
+        lambda ds, s, x, sig, ok: (np.testing.assert_array_equal(ds.trajectory_diverged.values, ~ok),
+                                   np.testing.assert_array_equal(ds.start_assignment.values[ds.diverged.values == 1], -1),
+                                   np.testing.assert_array_equal(np.isfinite(ds.state.values), True)),
+        lambda ds: ds.state.values),
+    "nonnormality": (
+        lambda s, x, sig: dynalysis.nonnormality(s, pulse=_PULSES, motif_steps=30),
+        lambda ds, s, x, sig, ok: np.testing.assert_array_equal(
+            ds.motif_profile.values,
+            dynalysis.nonnormality(s, pulse=_PULSES[ds.diverged.values == 0], motif_steps=30).motif_profile.values),
+        lambda ds: ds.motif_profile.values),
+    "memory_kernel": (
+        lambda s, x, sig: dynalysis.memory_kernel(s, x, max_lag=5),
+        lambda ds, s, x, sig, ok: np.testing.assert_array_equal(
+            ds.kernel.values, dynalysis.memory_kernel(s, x[ok], max_lag=5).kernel.values),
+        lambda ds: ds.kernel_norm.values),
+    "memory_capacity": (
+        lambda s, x, sig: dynalysis.memory_capacity(s, max_lag=4, inputs=sig),
+        lambda ds, s, x, sig, ok: np.testing.assert_array_equal(
+            ds.capacity.values, dynalysis.memory_capacity(s, max_lag=4, inputs=sig[ok]).capacity.values),
+        lambda ds: ds.capacity.values),
+    "memory_analysis": (
+        lambda s, x, sig: memory_analysis(s, x, max_lag=5),
+        lambda ds, s, x, sig, ok: np.testing.assert_array_equal(
+            ds.kernel.values, dynalysis.memory_kernel(s, x[ok], max_lag=5).kernel.values),
+        lambda ds: np.r_[ds.kernel_norm.values, float(ds.memory_capacity)]),
+}
+
+
+@pytest.mark.parametrize("verb", list(_DIVERGING))
+def test_some_diverging_trajectories_are_flagged_warned_and_left_out_of_the_means(verb):
+    call, check, _ = _DIVERGING[verb]
+    system, x = _some_diverge(), _drive()
+    with pytest.warns(dynalysis.DivergenceWarning, match="diverged"):
+        ds = call(system, x, _SIGNAL)
+    assert "diverged" in ds and ds.diverged.attrs["flag_meanings"] == "finite diverged"
+    assert 0 < int(ds.diverged.sum()) < ds.sizes[ds.diverged.dims[0]] or verb == "find_fixed_points"
+    ok = np.array([True, False, True])
+    if "trajectory" in ds.diverged.dims:
+        np.testing.assert_array_equal(ds.diverged.values == 0, ok)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check(ds, system, x, _SIGNAL, ok)
+
+
+@pytest.mark.parametrize("verb", list(_DIVERGING))
+def test_when_everything_diverges_the_headline_numbers_are_nan(verb):
+    call, _, headline = _DIVERGING[verb]
+    with pytest.warns(dynalysis.DivergenceWarning):
+        ds = call(_all_diverge(), _drive(big=()), _drive(3, 600, big=())[..., 0].numpy())
+    assert ds.diverged.values.all()
+    assert np.isnan(headline(ds)).all()  # no fixed point at all for find_fixed_points (an empty array)
 
 
 # --- the analyze entries and their figures --------------------------------------------------

@@ -130,3 +130,32 @@ def test_invalid_options_raise(kwargs):
     sys_ = dynalysis.MapSystem(lambda h, x: 0.5 * h + x, 2, 1)
     with pytest.raises(OptionError):
         dynalysis.find_fixed_points(sys_, **kwargs)
+
+
+def test_diverging_trajectories_leave_starts_on_the_finite_states_and_are_flagged():
+    """h ← (0.5 h₀ + x, h₁² + x²): the trajectory driven with amplitude 4 overflows (today's code
+    refused the whole analysis); the stable fixed point at zero input, (0, 0), is still found
+    from the finite trajectory's states and the initial state."""
+    blow = dynalysis.MapSystem(lambda h, x: torch.stack([0.5 * h[:, 0] + x[:, 0], h[:, 1] ** 2 + x[:, 0] ** 2], 1), 2, 1)
+    x = 0.2 * (torch.rand(2, 80, 1, generator=_gen(7), dtype=F64) - 0.5)
+    x[1] *= 40
+    with pytest.warns(dynalysis.DivergenceWarning, match="find_fixed_points: 1 of 2 trajectories"):
+        ds = dynalysis.find_fixed_points(blow, x, n_starts=32, initial_fraction=0.5, start_noise=1.0, seed=2)
+    assert ds.trajectory_diverged.values.tolist() == [0, 1]
+    assert np.isnan(ds.trajectory_pc.isel(trajectory=1, time=-1).values).all()
+    assert np.isfinite(ds.trajectory_pc.isel(trajectory=0).values).all()
+    assert np.isfinite(ds.pca_mean.values).all()
+    assert ds.sizes["fixed_point"] == 1 and int(ds.stability[0]) == STABLE
+    np.testing.assert_allclose(ds.state.values[0], [0.0, 0.0], atol=1e-9)
+    assert not ds.diverged.values.any()  # every start lay on the finite trajectory or at rest
+    assert (ds.start_assignment.values[ds.diverged.values == 1] == -1).all()
+
+
+def test_starts_whose_map_is_not_finite_are_diverged_and_never_searched():
+    calls = []
+    boom = dynalysis.MapSystem(lambda h, x: calls.append(len(h)) or 1e200 * (h * h + 1), 1)
+    with pytest.warns(dynalysis.DivergenceWarning, match="3 of 3 starts diverged"):
+        ds = dynalysis.find_fixed_points(boom, starts=torch.tensor([[0.0], [1.0], [-2.0]], dtype=F64))
+    assert ds.diverged.values.tolist() == [1, 1, 1] and ds.sizes["fixed_point"] == 0
+    assert np.isnan(ds.start_q.values).all()
+    assert calls == [3]  # one evaluation of q at the starts, no search step

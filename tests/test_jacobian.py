@@ -103,7 +103,7 @@ def test_diverging_trajectories_are_flagged_and_never_reach_lapack():
     """h ← h²: the start 2 overflows to inf within 11 steps, the start 0.5 goes to 0. MKL aborts
     the process on NaN input to eigvals, so non-finite Jacobians must be left out and flagged."""
     square = dynalysis.MapSystem(lambda h, x: h * h, 1)
-    with pytest.warns(RuntimeWarning, match="1 of 2 trajectories diverged"):
+    with pytest.warns(dynalysis.DivergenceWarning, match="jacobian_eigenvalues: 1 of 2 trajectories diverged"):
         ds = dynalysis.jacobian_eigenvalues(square, dynalysis.zero_inputs(square, 2, 40), every=5,
                                             initial_state=torch.tensor([[2.0], [0.5]], dtype=torch.float64))
     assert ds.diverged.values.tolist() == [1, 0]

@@ -191,7 +191,7 @@ def test_invalid_method_names_the_allowed_values():
 
 
 def test_geqrf_and_linalg_qr_paths_give_the_same_spectrum(monkeypatch):
-    import dynalysis.lyapunov.spectrum as engine
+    import dynalysis.lyapunov.qr as engine
 
     system, x = wcrnn(N=40, eps=0.3), drive(2, 60)
     fast = dynalysis.lyapunov_spectrum(system, x, transient=10).exponent.values

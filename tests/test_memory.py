@@ -1,14 +1,16 @@
 """Memory kernel, Fisher memory curve and memory capacity against closed forms."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
 import pytest
 import torch
+import xarray as xr
 
 import dynalysis
-from dynalysis.errors import OptionError
+from dynalysis.errors import DivergenceWarning, NumericalReliabilityWarning, OptionError
 from dynalysis.memory.combined import linearisation, memory_analysis
 from dynalysis.models import MODELS, build_model
 
@@ -180,16 +182,21 @@ def test_capacity_uses_the_requested_input_channel():
 
 def test_capacity_of_an_exploding_map_warns():
     sys_ = dynalysis.MapSystem(lambda h, x: 1.5 * h + x, 2, 1)
-    with pytest.warns(RuntimeWarning, match="grow without bound"):
+    with pytest.warns(NumericalReliabilityWarning, match="grow without bound"):
         ds = dynalysis.memory_capacity(sys_, max_lag=3, steps=400)
     assert np.isfinite(ds.capacity.values).all()
 
 
-@pytest.mark.parametrize("kwargs", [{"distribution": "cauchy"}, {"input_channel": 1}, {"ridge": 0.0},
-                                    {"train_fraction": 1.0}, {"steps": 1}, {"input_scale": -1.0}])
+@pytest.mark.parametrize("kwargs", [{"distribution": "cauchy"}, {"input_channel": 1}, {"ridge": -1.0},
+                                    {"train_fraction": 1.0}, {"steps": 1}, {"input_scale": -1.0},
+                                    {"transient": 3}, {"steps": 102}, {"inputs": np.zeros((2, 50, 2))},
+                                    {"inputs": np.zeros((1, 300)), "steps": 400},
+                                    {"inputs": np.full((1, 300), np.nan)}])
 def test_capacity_invalid_options(kwargs):
-    with pytest.raises(OptionError):
-        dynalysis.memory_capacity(_shift_register(3), max_lag=4, **kwargs)
+    option = next(iter(kwargs))
+    with pytest.raises(OptionError, match=option if option != "steps" else "steps"):
+        dynalysis.memory_capacity(_shift_register(3), max_lag=4, **kwargs) if "transient" not in kwargs else \
+            dynalysis.memory_capacity(_shift_register(3), max_lag=5, **kwargs)
 
 
 # --- the combined "memory" analysis ---------------------------------------------------------
@@ -224,5 +231,152 @@ def test_memory_time_is_the_e_folding_lag_of_a_scalar_linear_map():
     lin = dynalysis.MapSystem(lambda h, x: lam * h + x, 1, 1, readout=lambda h: h)
     ds = dynalysis.memory_kernel(lin, torch.randn(2, 40, 1, dtype=torch.float64), max_lag=30)
     assert abs(float(ds.memory_time) - (-1 / np.log(lam))) < 1e-9
+    assert int(ds.memory_time_censored) == 0
     short = dynalysis.memory_kernel(lin, torch.randn(2, 40, 1, dtype=torch.float64), max_lag=3)
-    assert np.isnan(float(short.memory_time))  # 0.8^3 = 0.51 > 1/e: not decayed within 3 lags
+    # 0.8^3 = 0.51 > 1/e: not decayed within 3 lags, so only "at least 3 steps" is known
+    assert float(short.memory_time) == 3 and int(short.memory_time_censored) == 1
+    assert short.memory_time_censored.attrs["flag_meanings"] == "within_window at_least_window"
+
+
+@pytest.mark.parametrize("tau, censored", [(49.6, 1), (48.5, 0), (45.0, 0), (60.0, 1)])
+def test_a_memory_time_at_the_edge_of_the_window_is_censored(tau, censored):
+    """Kernel λ^j with −1/ln λ = τ in a 50-lag window: a crossing inside the last lag (49.6, which
+    the demo printed as a memory time) is not evidence that the kernel stays below peak/e."""
+    lam = math.exp(-1 / tau)
+    lin = dynalysis.MapSystem(lambda h, x: lam * h + x, 1, 1, readout=lambda h: h)
+    ds = dynalysis.memory_kernel(lin, torch.randn(1, 60, 1, dtype=torch.float64), max_lag=50)
+    assert int(ds.memory_time_censored) == censored
+    assert float(ds.memory_time) == pytest.approx(50.0 if censored else tau, abs=1e-9)
+
+
+def test_kernel_transient_cuts_the_inputs():
+    sys_, A, B, C = _linear_rnn()
+    x = torch.randn(2, 40, 2, generator=_gen(8), dtype=F64)
+    ds = dynalysis.memory_kernel(sys_, x, max_lag=5, transient=10)
+    assert json.loads(ds.attrs["options"])["transient"] == 10 and json.loads(ds.attrs["options"])["steps"] == 16
+    np.testing.assert_allclose(ds.kernel.values, _kernel(C, A, B, 5), atol=1e-10)
+    with pytest.raises(OptionError, match="at least 46"):
+        dynalysis.memory_kernel(sys_, x, max_lag=5, transient=40)
+
+
+def test_kernel_of_diverging_trajectories_is_the_mean_of_the_finite_ones():
+    """h ← (0.5 h + x, h₁² + x²): inputs of amplitude 2 blow h₁ up, amplitude 0.1 do not."""
+    blow = dynalysis.MapSystem(lambda h, x: torch.stack([0.5 * h[:, 0] + x[:, 0], h[:, 1] ** 2 + x[:, 0] ** 2], 1), 2, 1)
+    x = torch.rand(3, 30, 1, generator=_gen(9), dtype=F64) - 0.5
+    x[1] *= 8
+    with pytest.warns(DivergenceWarning, match="memory_kernel: 1 of 3 trajectories diverged"):
+        ds = dynalysis.memory_kernel(blow, x, max_lag=5)
+    assert ds.diverged.values.tolist() == [0, 1, 0]
+    finite = dynalysis.memory_kernel(blow, x[[0, 2]], max_lag=5)
+    np.testing.assert_array_equal(ds.kernel.values, finite.kernel.values)
+    np.testing.assert_array_equal(ds.kernel_norm.values, finite.kernel_norm.values)
+    with pytest.warns(DivergenceWarning, match="1 of 1"):
+        none = dynalysis.memory_kernel(blow, x[[1]], max_lag=5)
+    assert np.isnan(none.kernel.values).all() and np.isnan(float(none.memory_time))
+
+
+# --- memory capacity: preconditions, the default readout, your own signal ----------------
+def test_too_many_lags_for_the_steps_is_refused_before_any_work():
+    """The issue's case: max_lag=5000, steps=200 returned MC = 76 for a 64-unit network."""
+    calls = []
+    net = dynalysis.testing.tanh_rnn(64, input_size=1)
+    counting = dynalysis.MapSystem(lambda h, x: calls.append(1) or net.step(h, x), 64, 1)
+    with pytest.raises(OptionError, match=r"steps \(200\).*transient \(5000\)"):
+        dynalysis.memory_capacity(counting, max_lag=5000, steps=200)
+    with pytest.raises(OptionError, match=r"max_lag \(900\).*scored steps.*= 900\).*raise steps to at least 1801"):
+        dynalysis.memory_capacity(counting, max_lag=900, steps=1800, transient=900)
+    with pytest.raises(OptionError, match=r"70 training steps.*65 weights.*at least 130"):
+        dynalysis.memory_capacity(counting, max_lag=5, steps=200)
+    assert not calls
+
+
+def test_capacity_above_the_bound_is_never_silent():
+    """A 4-unit shift register summed over 300 lags on 210 held-out steps: chance adds ~1.4."""
+    with pytest.warns(NumericalReliabilityWarning) as record:
+        ds = dynalysis.memory_capacity(_shift_register(4), max_lag=300, steps=1000)
+    assert float(ds.memory_capacity) > 4
+    messages = " ".join(str(w.message) for w in record)
+    assert "exceeds its bound N = 4" in messages and "chance correlation" in messages
+    assert float(ds.capacity_chance_level) == pytest.approx(1 / (210 - 1))
+    np.testing.assert_allclose(ds.capacity.values[:4], 1.0, atol=1e-9)
+
+
+def test_few_training_steps_per_weight_warn_that_capacity_is_biased_low():
+    with pytest.warns(NumericalReliabilityWarning, match="overfit"):
+        dynalysis.memory_capacity(_linear_rnn(N=30, d=1, O=1)[0], max_lag=5, steps=300)
+
+
+def _orthogonal_reservoir(N=20, rho=0.9, seed=0):
+    rng = np.random.default_rng(seed)
+    Q, _ = np.linalg.qr(rng.standard_normal((N, N)))
+    return dynalysis.testing.linear_map(rho * Q, rng.standard_normal((N, 1)))
+
+
+def test_shift_register_capacity_is_exactly_N():
+    N = 12
+    ds = dynalysis.memory_capacity(_shift_register(N), max_lag=N - 1)
+    assert float(ds.memory_capacity) == pytest.approx(N, abs=1e-9)
+
+
+def test_linear_reservoir_capacity_matches_the_exact_value_N():
+    """Orthogonal W, ρ = 0.9, N = 20: MC = N exactly (Jaeger 2001; Krylov matrix of full rank).
+    The held-out estimate of the total scatters by about 0.05 at 10⁵ scored steps (∝ 1/√steps)."""
+    ds = dynalysis.memory_capacity(_orthogonal_reservoir(), max_lag=150, steps=50000, n_trajectories=8)
+    assert float(ds.memory_capacity) == pytest.approx(20, abs=0.05)
+
+
+@pytest.mark.slow
+def test_least_squares_keeps_the_far_lags_a_relative_ridge_removes():
+    """A Gaussian reservoir (N = 20, ρ = 0.9) stores its far lags in state directions of tiny
+    variance: the former default relative ridge 1e-8 loses about 2 of its exact capacity 20."""
+    rng = np.random.default_rng(0)
+    W = rng.standard_normal((20, 20))
+    gauss = dynalysis.testing.linear_map(0.9 * W / np.abs(np.linalg.eigvals(W)).max(), rng.standard_normal((20, 1)))
+    kw = dict(max_lag=150, steps=50000, n_trajectories=8)
+    assert float(dynalysis.memory_capacity(gauss, **kw).memory_capacity) == pytest.approx(20, abs=0.05)
+    assert float(dynalysis.memory_capacity(gauss, ridge=1e-8, **kw).memory_capacity) < 18.5
+
+
+def test_your_own_signal_gives_the_least_squares_capacity_of_that_signal():
+    sys_ = _orthogonal_reservoir(N=6, rho=0.8, seed=1)
+    s = np.random.default_rng(5).standard_normal((2, 1200))
+    ds = dynalysis.memory_capacity(sys_, max_lag=10, inputs=s, transient=50)
+    same = dynalysis.memory_capacity(sys_, max_lag=10, inputs=torch.as_tensor(s)[..., None], transient=50)
+    np.testing.assert_array_equal(ds.capacity.values, same.capacity.values)
+    options = json.loads(ds.attrs["options"])
+    assert options["signal"] == "given" and options["steps"] == 1200 and options["n_trajectories"] == 2
+    # reference: numpy least squares with a bias column on the same states, fitted and scored per lag
+    H = dynalysis._core.trajectory.run_states(sys_, torch.as_tensor(s)[..., None], torch.zeros(2, 6, dtype=F64)).numpy()
+    n_train = round(0.7 * 1150)
+    expected = []
+    for k in range(11):
+        X, y = H[:, 50:], s[:, 50 - k:1200 - k]
+        Z = np.concatenate([X, np.ones(X.shape[:2] + (1,))], -1)
+        w, *_ = np.linalg.lstsq(Z[:, :n_train].reshape(-1, 7), y[:, :n_train].ravel(), rcond=None)
+        pred, target = Z[:, n_train:].reshape(-1, 7) @ w, y[:, n_train:].ravel()
+        expected.append(np.corrcoef(pred, target)[0, 1] ** 2)
+    np.testing.assert_allclose(ds.capacity.values, expected, atol=1e-9)
+
+
+def test_washout_is_the_former_name_of_transient():
+    with pytest.warns(DeprecationWarning, match="washout= is renamed transient="):
+        old = dynalysis.memory_capacity(_shift_register(3), max_lag=4, washout=150)
+    new = dynalysis.memory_capacity(_shift_register(3), max_lag=4, transient=150)
+    xr.testing.assert_equal(old, new)
+    assert json.loads(new.attrs["options"])["transient"] == 150
+    with pytest.raises(OptionError, match="not both"):
+        dynalysis.memory_capacity(_shift_register(3), max_lag=4, washout=150, transient=150)
+
+
+def test_capacity_of_diverging_trajectories_uses_the_finite_ones():
+    blow = dynalysis.MapSystem(lambda h, x: torch.stack([0.5 * h[:, 0] + x[:, 0], h[:, 1] ** 2 + x[:, 0] ** 2], 1), 2, 1)
+    s = np.random.default_rng(1).uniform(-0.1, 0.1, (2, 800))
+    s[1] *= 40
+    with pytest.warns(DivergenceWarning, match="memory_capacity: 1 of 2 trajectories diverged"):
+        ds = dynalysis.memory_capacity(blow, max_lag=4, inputs=s)
+    assert ds.diverged.values.tolist() == [0, 1]
+    alone = dynalysis.memory_capacity(blow, max_lag=4, inputs=s[:1])
+    np.testing.assert_array_equal(ds.capacity.values, alone.capacity.values)
+    with pytest.warns(DivergenceWarning):
+        none = dynalysis.memory_capacity(blow, max_lag=4, inputs=s[1:])
+    assert np.isnan(none.capacity.values).all() and np.isnan(float(none.memory_capacity))

@@ -1,6 +1,7 @@
 """Non-normality measures against the closed forms of docs/science.md §3."""
 from __future__ import annotations
 
+import json
 import math
 import warnings
 
@@ -9,7 +10,9 @@ import pytest
 import torch
 
 import dynalysis
-from dynalysis.errors import DynalysisError, OptionError
+import dynalysis.nonnormal
+from dynalysis.errors import OptionError
+from dynalysis.models import build_model
 
 
 def chain(N, alpha, beta=0.0):
@@ -133,10 +136,62 @@ def test_chain_motif_through_the_source_input_of_a_system():
     assert prof[1] == pytest.approx(alpha, abs=1e-12) and np.abs(prof.drop(1).values).max() < 1e-12
 
 
-def test_system_without_recurrent_matrix_is_an_error():
-    sys_ = dynalysis.MapSystem(lambda h, x: h, 3)
-    with pytest.raises(DynalysisError, match="no recurrent weight matrix"):
-        dynalysis.nonnormality(sys_)
+def test_system_without_recurrent_matrix_is_analysed_through_its_linearisation_at_rest():
+    """h ← tanh(J h + b): at the initial state 0 and zero input ∂F/∂h = diag(1 − tanh²b) J."""
+    J = torch.tensor([[0.5, 2.0, 0.0], [0.0, 0.5, 1.0], [0.0, 0.0, -0.3]], dtype=torch.float64)
+    b = torch.tensor([0.2, -0.1, 0.4], dtype=torch.float64)
+    cell = dynalysis.MapSystem(lambda h, x: torch.tanh(h @ J.T + b), 3)
+    ds = _quiet(dynalysis.nonnormality, cell, n_pulses=4)
+    A = ((1 - torch.tanh(b) ** 2)[:, None] * J).numpy()
+    assert ds.attrs["matrix_source"] == "Jacobian at the initial state, zero input"
+    assert float(ds.frobenius_norm) == pytest.approx(np.linalg.norm(A), rel=1e-12)
+    assert float(ds.henrici) == pytest.approx(dynalysis.nonnormal.henrici(A), rel=1e-10)
+    np.testing.assert_allclose(np.sort(np.abs(ds.eigenvalue.values)), np.sort(np.abs(np.diag(A))), atol=1e-12)
+    assert json.loads(ds.attrs["options"])["matrix"] == "auto"
+
+
+def test_a_gated_cell_gives_the_linearisation_of_its_whole_state():
+    net = build_model("lstm", input_size=2, hidden_size=3, seed=0)
+    sys_ = dynalysis.ModuleSystem(net)
+    ds = _quiet(dynalysis.nonnormality, sys_, n_pulses=4)
+    h0 = torch.zeros(1, sys_.state_size, dtype=torch.float64)
+    J = sys_.to(dtype=torch.float64).jacobian(h0, torch.zeros(1, 2, dtype=torch.float64))[0].numpy()
+    assert ds.sizes["eigen_index"] == sys_.state_size == 6
+    assert float(ds.frobenius_norm) == pytest.approx(np.linalg.norm(J), rel=1e-12)
+    assert ds.attrs["matrix_source"].startswith("Jacobian")
+
+
+def test_matrix_option_chooses_recurrent_or_linearisation():
+    net = build_model("wcrnn", input_size=1, hidden_size=5, epsilon=0.1, seed=0)
+    sys_ = dynalysis.ModuleSystem(net)
+    W = net.W.detach().double().numpy()
+    rec = dynalysis.nonnormality(sys_, n_pulses=2)
+    assert rec.attrs["matrix_source"] == "recurrent_matrix() of the system"
+    assert float(rec.frobenius_norm) == pytest.approx(np.linalg.norm(W), rel=1e-12)
+    lin = dynalysis.nonnormality(sys_, matrix="linearisation", n_pulses=2)
+    net64 = sys_.to(dtype=torch.float64).net  # J = R + ε diag(tanh'(b)) W at h = 0, x = 0
+    J = (net64.R + 0.1 * (1 - torch.tanh(net64.b) ** 2)[:, None] * net64.W).detach().numpy()
+    assert float(lin.frobenius_norm) == pytest.approx(np.linalg.norm(J), rel=1e-12)
+    with pytest.raises(OptionError, match="matrix='recurrent'.*linearisation"):
+        dynalysis.nonnormality(dynalysis.MapSystem(lambda h, x: h, 3), matrix="recurrent")
+    with pytest.raises(OptionError, match="matrix"):
+        dynalysis.nonnormality(np.eye(3), matrix="linearisation")
+    with pytest.raises(OptionError, match="invalid matrix='W'"):
+        dynalysis.nonnormality(sys_, matrix="W")
+
+
+def test_a_pulse_that_diverges_is_flagged_and_left_out_of_the_profile():
+    """h ← W h + h³-like blow-up: the pulse 3·e_0 explodes, 0.1·e_0 decays along the chain."""
+    N = 4
+    W = torch.as_tensor(chain(N, 0.9))
+    sys_ = dynalysis.MapSystem(lambda h, x: h @ W.T + h ** 3, N)
+    sys_.recurrent_matrix = lambda: W
+    pulses = np.array([[0.1, 0, 0, 0], [3.0, 0, 0, 0]])
+    with pytest.warns(dynalysis.DivergenceWarning, match="1 of 2 pulses diverged"):
+        ds = dynalysis.nonnormality(sys_, pulse=pulses, motif_steps=20)
+    assert ds.diverged.values.tolist() == [0, 1]
+    alone = dynalysis.nonnormality(sys_, pulse=pulses[0], motif_steps=20)
+    np.testing.assert_array_equal(ds.motif_profile.values, alone.motif_profile.values)
 
 
 @pytest.mark.parametrize("kwargs", [{"rtol": 0}, {"max_power": -1}, {"motif_steps": 0},

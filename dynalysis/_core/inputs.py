@@ -9,8 +9,13 @@ from .options import check_positive_int
 
 __all__ = ["as_inputs", "as_initial_state", "zero_inputs", "task_inputs"]
 
-def as_inputs(system, inputs, *, dtype, device, min_steps: int = 1, name: str = "inputs") -> torch.Tensor:
-    """Check and convert driving inputs to a ``(trajectory, time, input_size)`` tensor."""
+def as_inputs(system, inputs, *, dtype, device, min_steps: int = 1, name: str = "inputs",
+              needed_for: str | None = None) -> torch.Tensor:
+    """Check and convert driving inputs to a ``(trajectory, time, input_size)`` tensor.
+
+    ``needed_for`` names the options that set ``min_steps`` (e.g. ``"transient + 1"``), so that
+    the error says which option to change.
+    """
     if isinstance(inputs, np.ndarray) or isinstance(inputs, (list, tuple)):
         inputs = torch.as_tensor(np.asarray(inputs))
     if not isinstance(inputs, torch.Tensor):
@@ -25,7 +30,8 @@ def as_inputs(system, inputs, *, dtype, device, min_steps: int = 1, name: str = 
     if inputs.shape[0] < 1:
         raise OptionError(f"{name} must hold at least one trajectory")
     if inputs.shape[1] < min_steps:
-        raise OptionError(f"{name} has {inputs.shape[1]} time steps; this analysis needs at least {min_steps}")
+        why = f" ({needed_for})" if needed_for else ""
+        raise OptionError(f"{name} has {inputs.shape[1]} time steps; this analysis needs at least {min_steps}{why}")
     if not torch.isfinite(inputs).all():
         raise OptionError(f"{name} contain NaN or inf values")
     return inputs.to(dtype=dtype, device=device)

@@ -11,8 +11,9 @@ and returns ``build_result(SCHEMA, data, coords, system=..., options=...)``. The
 the data against the schema (no undeclared variable, every required one present, dims as
 declared), sets ``long_name``/``units`` and CF flag attributes, converts per-step quantities to
 per-unit-time ones for continuous-time systems, and adds the provenance attributes shared by
-every result (`provenance_attrs`). The contract test reads the schemas, so a variable cannot be
-added without its description.
+every result (`provenance_attrs`). `SCHEMAS` maps every analysis name (``ds.attrs["analysis"]``,
+the results-file group name for the five analyses of ``cli.py analyze``) to its schema; the
+contract test reads it, so a variable cannot be added without its description.
 
 Time units. Analyses compute in steps of the map. A system with ``time_step = dt`` (a flow
 integrated with step ``dt``) reports in its ``time_unit``: variables declared ``time="rate"``
@@ -23,14 +24,15 @@ units ``<time_unit>``. The attributes ``time_step`` and ``time_unit`` record the
 from __future__ import annotations
 
 import dataclasses
-from typing import Mapping
+import importlib
+from typing import Iterator, Mapping
 
 import numpy as np
 import xarray as xr
 
 from .provenance import provenance_attrs
 
-__all__ = ["Var", "Schema", "build_result"]
+__all__ = ["Var", "Schema", "build_result", "SCHEMAS"]
 
 _TIME_KINDS = (None, "rate", "duration")
 
@@ -80,6 +82,37 @@ class Schema:
 
     def required(self) -> set[str]:
         return {k for k, v in self.variables.items() if not v.optional}
+
+
+class _SchemaRegistry(Mapping):
+    """``{analysis name: Schema}``, each imported from its family module on first use."""
+
+    def __init__(self, table: Mapping[str, str]):
+        self._table = dict(table)
+
+    def __getitem__(self, name: str) -> Schema:
+        module, attr = self._table[name].rsplit(":", 1)
+        return getattr(importlib.import_module(module, __package__), attr)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table)
+
+    def __len__(self) -> int:
+        return len(self._table)
+
+
+#: The schema of every analysis, by analysis name (``ds.attrs["analysis"]``; for the five
+#: analyses of a results file this is also its group name). Adding an analysis: one line here.
+SCHEMAS: Mapping[str, Schema] = _SchemaRegistry({
+    "lyapunov": "..lyapunov.spectrum:SCHEMA",
+    "jacobian": "..spectra.jacobian:SCHEMA",
+    "fixed_points": "..fixed_points.search:SCHEMA",
+    "nonnormality": "..nonnormal.measures:SCHEMA",
+    "memory": "..memory.combined:SCHEMA",
+    "memory_kernel": "..memory.kernel:SCHEMA",
+    "memory_capacity": "..memory.capacity:SCHEMA",
+    "fisher_memory": "..memory.fisher:SCHEMA",
+})
 
 
 def _time_scale(system) -> tuple[float | None, str]:

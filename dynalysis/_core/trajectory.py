@@ -1,44 +1,44 @@
 """Helpers shared by the Jacobian, fixed-point, non-normality and memory analyses.
 
-Running a step map along driving inputs, sorting spectra, CF flag attributes: small pieces
+Running a step map along driving inputs, sorting spectra, thinning a time axis: small pieces
 that several analyses need in the same form.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
-import xarray as xr
 
-__all__ = ["run_states", "sort_by_modulus", "set_flag", "thin_indices"]
+__all__ = ["run_states", "sort_by_modulus", "thin_indices"]
 
 
-def run_states(system, x: torch.Tensor, h: torch.Tensor, *, keep: np.ndarray | None = None) -> torch.Tensor:
+def run_states(system, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     """States ``h_t`` (``t = 1..T``) of ``system`` driven by ``x (B, T, d)`` from ``h (B, S)``.
-
-    Parameters
-    ----------
-    keep : ndarray of int, optional
-        1-based steps ``t`` to keep (all by default).
 
     Returns
     -------
-    Tensor, shape (B, len(keep), S)
+    Tensor, shape (B, T, S)
+
+    Examples
+    --------
+    >>> import dynalysis
+    >>> double = dynalysis.MapSystem(lambda h, x: 2 * h + x, 1, 1)
+    >>> run_states(double, torch.ones(1, 3, 1), torch.zeros(1, 1)).ravel().tolist()
+    [1.0, 3.0, 7.0]
     """
-    T = x.shape[1]
-    keep_set = None if keep is None else set(int(t) for t in keep)
-    out = []
+    out = torch.empty(x.shape[0], x.shape[1], h.shape[1], dtype=h.dtype, device=h.device)
     with torch.no_grad():
-        for t in range(1, T + 1):
-            h = system.step(h, x[:, t - 1])
-            if keep_set is None or t in keep_set:
-                out.append(h)
-    if not out:
-        return h.new_zeros(h.shape[0], 0, h.shape[1])
-    return torch.stack(out, 1)
+        for t in range(x.shape[1]):
+            h = system.step(h, x[:, t])
+            out[:, t] = h
+    return out
 
 
 def thin_indices(n: int, at_most: int) -> np.ndarray:
-    """``at_most`` (or fewer) evenly spaced indices of ``range(n)``, always including the last."""
+    """``at_most`` (or fewer) evenly spaced indices of ``range(n)``, always including the last.
+
+    >>> thin_indices(10, 4).tolist()
+    [0, 3, 6, 9]
+    """
     if n <= at_most:
         return np.arange(n)
     return np.unique(np.round(np.linspace(0, n - 1, at_most)).astype(int))
@@ -54,9 +54,3 @@ def sort_by_modulus(values: np.ndarray) -> np.ndarray:
     keys = (-values.imag, -values.real, -np.abs(values))
     order = np.lexsort(keys, axis=-1)
     return np.take_along_axis(values, order, axis=-1)
-
-
-def set_flag(ds: xr.Dataset, name: str, meanings: tuple[str, ...]) -> None:
-    """Give integer variable ``name`` CF ``flag_values`` 0..k-1 and ``flag_meanings``."""
-    ds[name].attrs.update(flag_values=np.arange(len(meanings), dtype=np.int8),
-                          flag_meanings=" ".join(meanings))

@@ -16,15 +16,17 @@ import numpy as np
 import torch
 import xarray as xr
 
+from .._core.divergence import DIVERGED_FLAGS, warn_diverged
+from .._core.inputs import as_inputs
+from .._core.options import (check_fraction, check_positive_float, check_positive_int,
+                             resolve_dtype)
+from .._core.result import Schema, Var, build_result
+from .._core.trajectory import sort_by_modulus, thin_indices
 from ..errors import OptionError
-from .._core.options import check_positive_int
-from .starts import constant_input_for, pca_frame, sample_starts
-from .._core.provenance import provenance_attrs, set_var_attrs
 from ..system import System
-from .._core.trajectory import set_flag, sort_by_modulus
-from .._core.options import resolve_dtype
+from .starts import as_starts, constant_input_for, pca_frame, sample_starts
 
-__all__ = ["find_fixed_points"]
+__all__ = ["find_fixed_points", "SCHEMA"]
 
 STABILITY = ("stable", "marginal", "unstable")
 KIND = ("fixed", "slow")
@@ -46,13 +48,19 @@ def _levenberg_marquardt(sys_, h, x, *, max_iter):
 
     G, q = q_of(h, x)
     mu = torch.full((n,), 1e-3, dtype=h.dtype, device=h.device)
-    active = torch.arange(n, device=h.device)
+    active = torch.nonzero(torch.isfinite(q)).ravel()  # a start where F is not finite is diverged
     with torch.no_grad():
         for _ in range(max_iter):
+            if active.numel() == 0:
+                break
             ha, Ga, qa, xa = h[active], G[active], q[active], x[active]
             A = sys_.jacobian(ha, xa) - eye
             At = A.transpose(1, 2)
             grad = (At @ Ga.unsqueeze(-1)).squeeze(-1)
+            broken = ~(torch.isfinite(A).all((1, 2)) & torch.isfinite(grad).all(1))
+            if broken.any():  # a non-finite Jacobian: no step (and none into LAPACK), the row stops
+                A = torch.where(broken[:, None, None], eye, A)
+                At, grad = A.transpose(1, 2), torch.where(broken[:, None], 0.0, grad)
             delta = -torch.linalg.solve(At @ A + mu[active, None, None] * eye, grad)
             G_new, q_new = q_of(ha + delta, xa)
             accept = q_new < qa
@@ -62,10 +70,8 @@ def _levenberg_marquardt(sys_, h, x, *, max_iter):
             G[active] = torch.where(accept[:, None], G_new, Ga)
             q[active] = torch.where(accept, q_new, qa)
             mu[active] = torch.where(accept, mu[active] / 3, mu[active] * 4).clamp(1e-12, 1e12)
-            done = (q[active] == 0) | (mu[active] >= 1e12) | stalled | small_step
+            done = (q[active] == 0) | (mu[active] >= 1e12) | stalled | small_step | broken
             active = active[~done]
-            if active.numel() == 0:
-                break
     return h, q
 
 
@@ -99,8 +105,8 @@ def find_fixed_points(system: System, inputs=None, *, constant_input=None, start
     system : System
         A step map (`dynalysis.load_checkpoint`, `dynalysis.MapSystem`, ...).
     inputs : Tensor or ndarray, shape (trajectory, time, input_size), optional
-        Driving inputs; starts are sampled around the states these trajectories visit (after
-        ``transient``). The whole trajectories define the PCA frame and are kept, projected on
+        Driving inputs; starts are sampled around the states that the trajectories which stay
+        finite visit (after ``transient``). The whole trajectories define the PCA frame and are kept, projected on
         it, for plotting.
     constant_input : None, "zero", "mean" or array of shape (input_size,)
         The input ``x*`` held constant: zero (autonomous dynamics, default), the mean of
@@ -145,10 +151,14 @@ def find_fixed_points(system: System, inputs=None, *, constant_input=None, start
         of ``J(h*)``, decreasing modulus; ``spectral_radius``, ``n_unstable`` (eigenvalues
         with ``|λ| > 1 + marginal_tol``) and ``stability`` (flag: stable, marginal, unstable)
         over ``fixed_point``; ``start_q (start)`` and ``start_assignment (start)`` (index of
-        the point a start converged to, -1 if discarded); ``constant_input (input_dim)``;
-        PCA frame ``pca_mean (state_dim)``, ``pca_components (pc, state_dim)``,
+        the point a start converged to, -1 if discarded); ``diverged (start)``: 1 where the
+        search ended NaN/inf or no finite trajectory state was left to start from (with a
+        `dynalysis.DivergenceWarning`; such starts find nothing); ``constant_input
+        (input_dim)``; PCA frame ``pca_mean (state_dim)``, ``pca_components (pc, state_dim)``,
         ``pca_explained_variance (pc)``, ``fixed_point_pc (fixed_point, pc)`` and, with
-        ``inputs``, ``trajectory_pc (trajectory, time, pc)``.
+        ``inputs``, ``trajectory_pc (trajectory, time, pc)`` and ``trajectory_diverged
+        (trajectory)`` (a diverged trajectory's non-finite states are NaN there; its states
+        are neither starts nor part of the PCA frame).
 
     Notes
     -----
@@ -171,31 +181,42 @@ def find_fixed_points(system: System, inputs=None, *, constant_input=None, start
     >>> sorted(ds.state.values[:, 0].round(4).tolist())
     [-0.9575, 0.0, 0.9575]
     """
+    # every option, input and start is checked before the first step of the map
     dtype = resolve_dtype(dtype)
     max_iter = check_positive_int("max_iter", max_iter)
-    check_positive_int("trace_points", trace_points)
-    for name, val in (("tol", tol), ("slow_tol", slow_tol), ("dedupe_tol", dedupe_tol),
-                      ("marginal_tol", marginal_tol), ("start_noise", start_noise + 1e-300)):
-        if not (isinstance(val, (int, float)) and np.isfinite(val) and val > 0):
-            raise OptionError(f"{name} must be a positive number, got {val!r}")
+    trace_points = check_positive_int("trace_points", trace_points)
+    n_starts = check_positive_int("n_starts", n_starts)
+    transient = check_positive_int("transient", transient, minimum=0)
+    tol, slow_tol, dedupe_tol, marginal_tol = (check_positive_float(name, val) for name, val in (
+        ("tol", tol), ("slow_tol", slow_tol), ("dedupe_tol", dedupe_tol), ("marginal_tol", marginal_tol)))
+    start_noise = check_positive_float("start_noise", start_noise, allow_zero=True)
+    initial_fraction = check_fraction("initial_fraction", initial_fraction, closed=True)
     if slow_tol < tol:
         raise OptionError(f"slow_tol ({slow_tol}) must be >= tol ({tol})")
-    sys_ = system.to(dtype=dtype, device=device)
     S = system.state_size
-    x_star = constant_input_for(system, constant_input, inputs, dtype=dtype, device=device)
-    h0, traj, start_info = sample_starts(sys_, inputs, starts, n_starts=n_starts, noise=start_noise,
+    x = None if inputs is None else as_inputs(system, inputs, dtype=dtype, device=device, min_steps=transient + 1,
+                                              needed_for=f"transient={transient} + 1")
+    x_star = constant_input_for(system, constant_input, x, dtype=dtype, device=device)
+    given = as_starts(starts, S, dtype=dtype, device=device)
+
+    sys_ = system.to(dtype=dtype, device=device)
+    h0, traj, start_info = sample_starts(sys_, x, given, n_starts=n_starts, noise=start_noise,
                                          initial_fraction=initial_fraction, transient=transient,
                                          seed=seed, dtype=dtype, device=device)
     n = h0.shape[0]
     h, q = _levenberg_marquardt(sys_, h0.clone(), x_star.expand(n, -1), max_iter=max_iter)
     h_np, q_np = h.cpu().numpy(), q.cpu().numpy()
+    start_diverged = ~np.isfinite(q_np) | ~np.isfinite(h_np).all(1)
+    traj_diverged = start_info["trajectory_diverged"]
+    warn_diverged({"trajectories": traj_diverged if traj_diverged is not None else [], "starts": start_diverged},
+                  analysis="find_fixed_points")
     keep = np.nonzero(q_np < slow_tol)[0]
     reps, labels = _dedupe(h_np[keep], q_np[keep], dedupe_tol)
     rep_q = q_np[keep][reps]
     kind = (rep_q >= tol).astype(np.int8)
     order = np.lexsort((rep_q, kind))  # fixed points first, then by q
     reps, rep_q, kind = reps[order], rep_q[order], kind[order]
-    points = h_np[keep][reps]
+    points = h_np[keep][reps].reshape(-1, S)
     assignment = np.full(n, -1)
     if len(keep):
         label_rank = np.empty(labels.max() + 1, dtype=int)
@@ -210,75 +231,71 @@ def find_fixed_points(system: System, inputs=None, *, constant_input=None, start
     else:
         eig = np.zeros((0, S), dtype=complex)
     rho = np.abs(eig[:, 0]) if len(points) else np.zeros(0)
-    stability = np.where(rho < 1 - marginal_tol, 0, np.where(rho > 1 + marginal_tol, 2, 1)).astype(np.int8)
+    stability = np.where(rho < 1 - marginal_tol, 0, np.where(rho > 1 + marginal_tol, 2, 1))
     n_unstable = (np.abs(eig) > 1 + marginal_tol).sum(1).astype(np.int32)
 
-    frame_states = traj.reshape(-1, S) if traj is not None else h0.cpu().numpy()
+    use_traj = traj is not None and not traj_diverged.all()
+    frame_states = traj[~traj_diverged].reshape(-1, S) if use_traj else h0.cpu().numpy()
     mean, comps, var = pca_frame(frame_states, n_pc=min(3, S))
-    ds = xr.Dataset(
-        {
-            "state": (("fixed_point", "state_dim"), points.reshape(-1, S)),
-            "q": ("fixed_point", rep_q),
-            "kind": ("fixed_point", kind),
-            "eigenvalue": (("fixed_point", "eigen_index"), eig),
-            "spectral_radius": ("fixed_point", rho),
-            "n_unstable": ("fixed_point", n_unstable),
-            "stability": ("fixed_point", stability),
-            "start_q": ("start", q_np),
-            "start_assignment": ("start", assignment.astype(np.int32)),
-            "constant_input": ("input_dim", x_star[0].cpu().numpy()),
-            "pca_mean": ("state_dim", mean),
-            "pca_components": (("pc", "state_dim"), comps),
-            "pca_explained_variance": ("pc", var),
-            "fixed_point_pc": (("fixed_point", "pc"), (points.reshape(-1, S) - mean) @ comps.T),
-        },
-        coords={"fixed_point": np.arange(len(points)), "state_dim": np.arange(S),
-                "eigen_index": np.arange(S), "start": np.arange(n),
-                "input_dim": np.arange(system.input_size), "pc": np.arange(comps.shape[0])},
-    )
+    data = {
+        "state": points, "q": rep_q, "kind": kind, "eigenvalue": eig, "spectral_radius": rho,
+        "n_unstable": n_unstable, "stability": stability,
+        "start_q": np.where(start_diverged, np.nan, q_np),
+        "start_assignment": assignment.astype(np.int32), "diverged": start_diverged,
+        "constant_input": x_star[0].cpu().numpy(), "pca_mean": mean, "pca_components": comps,
+        "pca_explained_variance": var, "fixed_point_pc": (points - mean) @ comps.T,
+    }
+    coords = {"fixed_point": np.arange(len(points)), "state_dim": np.arange(S), "eigen_index": np.arange(S),
+              "start": np.arange(n), "input_dim": np.arange(system.input_size), "pc": np.arange(comps.shape[0])}
     if traj is not None:
-        from .._core.trajectory import thin_indices
-
         idx = thin_indices(traj.shape[1], trace_points)
-        ds["trajectory_pc"] = (("trajectory", "time", "pc"), (traj[:, idx] - mean) @ comps.T)
-        ds = ds.assign_coords(trajectory=np.arange(traj.shape[0]), time=start_info["times"][idx])
-    set_var_attrs(ds, {
-        "state": ("state at the fixed (or slow) point", "1"),
-        "q": ("speed q = 0.5 ||F(h, x*) - h||^2 at the point", "1"),
-        "kind": ("fixed point (q < tol) or slow point (tol <= q < slow_tol)", "1"),
-        "eigenvalue": ("eigenvalue of the Jacobian at the point (decreasing modulus)", "1"),
-        "spectral_radius": ("spectral radius of the Jacobian at the point", "1"),
-        "n_unstable": ("number of Jacobian eigenvalues with modulus > 1 + marginal_tol", "1"),
-        "stability": ("linear stability of the point (spectral radius vs 1)", "1"),
-        "start_q": ("final speed q reached from each start", "1"),
-        "start_assignment": ("index of the point each start converged to (-1: discarded)", "1"),
-        "constant_input": ("constant input x* of the map F(h, x*)", "1"),
-        "pca_mean": ("mean of the states defining the PCA frame", "1"),
-        "pca_components": ("principal axes of the trajectory states (unit vectors)", "1"),
-        "pca_explained_variance": ("variance of the trajectory states along each axis", "1"),
-        "fixed_point_pc": ("point in principal-component coordinates", "1"),
-        "trajectory_pc": ("trajectory state in principal-component coordinates", "1"),
-        "fixed_point": ("point index (fixed points first, then by q)", "1"),
-        "state_dim": ("state dimension", "1"),
-        "eigen_index": ("eigenvalue rank (0 = largest modulus)", "1"),
-        "start": ("start index", "1"),
-        "input_dim": ("input dimension", "1"),
-        "pc": ("principal component (0 = largest variance)", "1"),
-        "trajectory": ("trajectory index", "1"),
-        "time": ("step t of the state h_t (1-based)", "step"),
-    })
-    set_flag(ds, "kind", KIND)
-    set_flag(ds, "stability", STABILITY)
-    ds.attrs.update(provenance_attrs("fixed_points", system, dict(
-        constant_input=_describe(constant_input),
-        starts=start_info["source"], n_starts=n, start_noise=float(start_noise),
-        initial_fraction=float(initial_fraction), transient=transient,
-        max_iter=max_iter, tol=tol, slow_tol=slow_tol, dedupe_tol=dedupe_tol,
-        marginal_tol=marginal_tol, seed=int(seed), dtype=str(dtype).replace("torch.", ""))))
-    return ds
+        with np.errstate(invalid="ignore", over="ignore"):
+            pc = (traj[:, idx] - mean) @ comps.T
+        data["trajectory_pc"] = np.where(np.isfinite(pc), pc, np.nan)
+        data["trajectory_diverged"] = traj_diverged
+        coords.update(trajectory=np.arange(traj.shape[0]), time=start_info["times"][idx])
+    options = dict(constant_input=_describe(constant_input), starts=start_info["source"], n_starts=n,
+                   start_noise=start_noise, initial_fraction=initial_fraction, transient=transient,
+                   max_iter=max_iter, tol=tol, slow_tol=slow_tol, dedupe_tol=dedupe_tol,
+                   marginal_tol=marginal_tol, seed=int(seed), dtype=dtype)
+    return build_result(SCHEMA, data, coords, system=system, options=options)
 
 
 def _describe(constant_input) -> str:
     if constant_input is None or isinstance(constant_input, str):
         return constant_input or "zero"
     return "given"
+
+
+SCHEMA = Schema("fixed_points", description="fixed and slow points at a constant input, with Jacobian "
+                "eigenvalues and stability", variables={
+    "state": Var(("fixed_point", "state_dim"), "state at the fixed (or slow) point"),
+    "q": Var(("fixed_point",), "speed q = 0.5 ||F(h, x*) - h||^2 at the point"),
+    "kind": Var(("fixed_point",), "fixed point (q < tol) or slow point (tol <= q < slow_tol)", flags=KIND),
+    "eigenvalue": Var(("fixed_point", "eigen_index"), "eigenvalue of the Jacobian at the point (decreasing modulus)"),
+    "spectral_radius": Var(("fixed_point",), "spectral radius of the Jacobian at the point"),
+    "n_unstable": Var(("fixed_point",), "number of Jacobian eigenvalues with modulus > 1 + marginal_tol"),
+    "stability": Var(("fixed_point",), "linear stability of the point (spectral radius vs 1)", flags=STABILITY),
+    "start_q": Var(("start",), "final speed q reached from each start (NaN: diverged)"),
+    "start_assignment": Var(("start",), "index of the point each start converged to (-1: discarded)"),
+    "diverged": Var(("start",), "start diverged (its search, or every trajectory state it could start "
+                                "from, is NaN/inf)", flags=DIVERGED_FLAGS),
+    "constant_input": Var(("input_dim",), "constant input x* of the map F(h, x*)"),
+    "pca_mean": Var(("state_dim",), "mean of the states defining the PCA frame"),
+    "pca_components": Var(("pc", "state_dim"), "principal axes of the trajectory states (unit vectors)"),
+    "pca_explained_variance": Var(("pc",), "variance of the trajectory states along each axis"),
+    "fixed_point_pc": Var(("fixed_point", "pc"), "point in principal-component coordinates"),
+    "trajectory_pc": Var(("trajectory", "time", "pc"), "trajectory state in principal-component coordinates "
+                         "(NaN where it diverged)", optional=True),
+    "trajectory_diverged": Var(("trajectory",), "driving trajectory diverged (NaN/inf state)",
+                               flags=DIVERGED_FLAGS, optional=True),
+}, coords={
+    "fixed_point": Var(("fixed_point",), "point index (fixed points first, then by q)"),
+    "state_dim": Var(("state_dim",), "state dimension"),
+    "eigen_index": Var(("eigen_index",), "eigenvalue rank (0 = largest modulus)"),
+    "start": Var(("start",), "start index"),
+    "input_dim": Var(("input_dim",), "input dimension"),
+    "pc": Var(("pc",), "principal component (0 = largest variance)"),
+    "trajectory": Var(("trajectory",), "trajectory index"),
+    "time": Var(("time",), "step t of the state h_t (1-based)", "step", time="duration"),
+})

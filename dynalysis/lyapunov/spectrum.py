@@ -9,9 +9,11 @@ Algorithm (docs/science.md §5; Benettin et al. 1980, Shimada & Nagashima 1979):
 
 The frame is evolved in the analysis dtype (float64 by default) and warms up during the
 transient. Memory does not grow with T: ``diag R`` goes into a fixed-size buffer that is
-folded into the running sums every `_FLUSH` QR steps, and only a thinned convergence trace
-(at most ``trace_points + 1`` rows) is kept. Nothing in the time loop synchronises with the
-host (no ``.item()``/``.cpu()``).
+folded into the running sums (and into a fixed number of time blocks, for the confidence
+intervals of `dynalysis.lyapunov.confidence`) every 64 QR steps, and only a thinned
+convergence trace (at most ``trace_points + 1`` rows) is kept. Apart from the adaptive
+``reortho_every="auto"`` schedule (one per QR), nothing in the time loop synchronises with the
+host (no ``.item()``/``.cpu()``). The engine lives in `dynalysis.lyapunov.qr`.
 
 Two ways to get ``J_t Q``, picked by ``method="auto"``:
 
@@ -24,38 +26,30 @@ Two ways to get ``J_t Q``, picked by ``method="auto"``:
 """
 from __future__ import annotations
 
-import math
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from .._core.divergence import DIVERGED_FLAGS, warn_diverged
-from .._core.options import check_option, check_positive_int, check_reortho_every
-from .._core.result import Schema, Var, build_result
+from .._core.divergence import DIVERGED_FLAGS, finite_mean, warn_diverged
 from .._core.inputs import as_initial_state, as_inputs
-from .._core.options import resolve_dtype
+from .._core.options import (check_fraction, check_option, check_positive_float, check_positive_int,
+                             check_reortho_every, resolve_dtype)
+from .._core.result import Schema, Var, build_result
+from ..errors import NumericalReliabilityWarning
+from .confidence import bootstrap_interval, converged, trace_drift
+from .qr import Frame, LogRAccumulator, run_jacobian, run_tangent
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
 
     from ..system import System
 
-__all__ = ["lyapunov_spectrum", "kaplan_yorke_dimension", "LYAPUNOV_METHODS"]
+__all__ = ["lyapunov_spectrum", "kaplan_yorke_dimension", "LYAPUNOV_METHODS", "SCHEMA"]
 
 LYAPUNOV_METHODS = ("auto", "tangent", "jacobian")
 _JACOBIAN_MAX_STATE = 64  # "auto": chunked Jacobians up to this state size, J·Q beyond
-_CHUNK_ELEMENTS = 2**21  # Jacobian chunk of at most 16 MiB in float64
-_MAX_CHUNK = 1024  # steps per chunk
-_FLUSH = 64  # QR steps between folds of the diag-R buffer into the running sums
-_GEQRF_MIN_STATE = 32  # from here geqrf + householder_product beats linalg.qr (5-12 % at 256)
-_AUTO_MAX_EVERY = 16  # longest block of the "auto" schedule (the J·Q products dominate beyond)
-
-
-def auto_log_condition(dtype) -> float:
-    """Largest ``ln κ`` the "auto" schedule lets a block reach: ``ln(u^{-1/2})`` (18.4 in
-    float64, 8.3 in float32), so the round-off of the smallest ``diag R`` stays ``≤ √u``."""
-    return 0.5 * math.log(1.0 / torch.finfo(dtype).eps)
 
 
 def kaplan_yorke_dimension(exponents, *, state_size: int | None = None) -> float:
@@ -86,7 +80,8 @@ def kaplan_yorke_dimension(exponents, *, state_size: int | None = None) -> float
 def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
                       transient: int = 100, reortho_every: int | str = 1, initial_state=None,
                       seed: int = 0, dtype=torch.float64, device=None, trace_points: int = 200,
-                      progress: bool = False, method: str = "auto") -> xr.Dataset:
+                      progress: bool = False, method: str = "auto", confidence: float = 0.95,
+                      ci_tol: float = 0.05) -> xr.Dataset:
     """Lyapunov spectrum of a step map driven by ``inputs`` (QR / Benettin method).
 
     Parameters
@@ -129,6 +124,14 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
         (``J`` never formed); ``"jacobian"`` evaluates the Jacobians of a chunk of steps in
         one batched ``system.jacobian`` call and multiplies. ``"auto"``: ``"jacobian"`` for
         ``state_size <= 64``, else ``"tangent"``. Both give the same result to round-off.
+    confidence : float, default 0.95
+        Coverage of the confidence interval ``exponent_ci_low .. exponent_ci_high``.
+    ci_tol : float, default 0.05
+        An exponent is ``converged`` when its interval's half-width is at most
+        ``ci_tol · max(|λ_i|, max_j |λ_j| / 10)`` (relative to the exponent, or to a tenth of
+        the largest magnitude in the computed spectrum for exponents near 0) and the
+        convergence trace moves by less than that half-width over the last 20 % of the
+        averaged steps.
 
     Returns
     -------
@@ -143,9 +146,21 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
         ``exponent_sum``, ``max_log_condition`` (largest ``ln(max|R_ii|/min|R_ii|)`` of one
         QR block: the smallest exponent's round-off is about ``u·e^{max_log_condition}``)
         and ``mean_reortho_interval`` (steps per QR after the transient).
+        Confidence: ``exponent_ci_low`` and ``exponent_ci_high (exponent_index)``, the
+        ``confidence`` interval of ``exponent``; ``converged (exponent_index)`` (flag) and
+        ``all_converged`` (flag: every computed exponent converged). A leading exponent that
+        has not converged is also reported by a `dynalysis.NumericalReliabilityWarning`.
 
     Notes
     -----
+    Confidence (docs/science.md §6, `dynalysis.lyapunov.confidence`): the sums of
+    ``ln|R_ii|`` are also kept over 32–64 consecutive time blocks per trajectory (adjacent
+    blocks merged when the buffer is full, so memory stays independent of the number of
+    steps); the interval comes from a bootstrap over trajectories and, within each, over time
+    blocks (batch means). It measures the statistical error of a stationary estimate; a
+    running estimate that still drifts (slow frame alignment, a slow transient) is caught by
+    the drift condition of ``converged`` instead.
+
     ``J_t[i, j] = ∂h_t[i]/∂h_{t-1}[j]``; the frame is propagated with ``J·Q`` (never ``Jᵀ·Q``)
     from a random orthonormal start, in float64 by default. The QR is Householder (LAPACK
     ``geqrf`` + ``orgqr``; `torch.linalg.qr` for frames under 32 rows), batched over
@@ -180,9 +195,12 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
     reortho_every = check_reortho_every(reortho_every)
     trace_points = check_positive_int("trace_points", trace_points)
     check_option("method", method, LYAPUNOV_METHODS)
+    confidence = check_fraction("confidence", confidence)
+    ci_tol = check_positive_float("ci_tol", ci_tol)
     if method == "auto":
         method = "jacobian" if S <= _JACOBIAN_MAX_STATE else "tangent"
-    x = as_inputs(system, inputs, dtype=dtype, device=device, min_steps=transient + 1)
+    x = as_inputs(system, inputs, dtype=dtype, device=device, min_steps=transient + 1,
+                  needed_for=f"transient={transient} + 1")
     B, T, _ = x.shape
     sys_ = system.to(dtype=dtype, device=device)
     h = as_initial_state(sys_, initial_state, B, dtype=dtype, device=x.device)
@@ -192,155 +210,26 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
     g = torch.Generator().manual_seed(int(seed))
     Q0 = torch.stack([torch.randn(B, S, generator=g, dtype=dtype) for _ in range(k)], -1)
     Q = torch.linalg.qr(Q0).Q.to(x.device)
-    acc = _LogRAccumulator(B, k, T - transient, trace_points, dtype=dtype, device=x.device)
+    acc = LogRAccumulator(B, k, T - transient, trace_points, dtype=dtype, device=x.device)
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=T, desc="lyapunov", unit="step", leave=False)
-    frame = _Frame(Q, acc, T=T, transient=transient, reortho_every=reortho_every)
+    frame = Frame(Q, acc, T=T, transient=transient, reortho_every=reortho_every)
     with torch.no_grad():
         if method == "tangent":
-            h = _run_tangent(sys_, h, x, frame, bar)
+            h = run_tangent(sys_, h, x, frame, bar)
         else:
-            h = _run_jacobian(sys_, h, x, frame, bar)
+            h = run_jacobian(sys_, h, x, frame, bar)
     if bar is not None:
         bar.close()
     acc.flush()
     options = dict(n_exponents=k, transient=transient, reortho_every=reortho_every,
-                   seed=int(seed), dtype=dtype, steps=T,
-                   trajectories=B, method=method,
-                   initial_state="given" if initial_state is not None else "system")
+                   seed=int(seed), dtype=dtype, steps=T, trajectories=B, method=method,
+                   initial_state="given" if initial_state is not None else "system",
+                   confidence=confidence, ci_tol=ci_tol)
     return _to_dataset(system, acc, h, options)
-
-
-class _LogRAccumulator:
-    """Running ``Σ ln|R_ii|`` per trajectory, folded from a fixed-size buffer.
-
-    ``push(diag_R, done)`` copies one step's ``diag R`` (B, k) into the buffer; every
-    `_FLUSH` pushes the buffer is reduced with one ``log``/``cumsum``, and the running means
-    at the trace steps (about every ``n_avg / trace_points`` averaged steps, plus the last)
-    are written into a preallocated trace. Memory: ``O((_FLUSH + trace_points) B k)``.
-    """
-
-    def __init__(self, B: int, k: int, n_avg: int, trace_points: int, *, dtype, device):
-        self.n_avg = n_avg
-        self.trace_every = -(-n_avg // trace_points)  # ceil: at most trace_points + 1 rows
-        self.next_trace = self.trace_every
-        self.buf = torch.empty(_FLUSH, B, k, dtype=dtype, device=device)
-        self.done = [0] * _FLUSH
-        self.n = 0
-        self.log_sum = torch.zeros(B, k, dtype=dtype, device=device)
-        self.trace = torch.empty(trace_points + 1, B, k, dtype=dtype, device=device)
-        self.trace_steps: list[int] = []
-        # largest ln(max|R_ii| / min|R_ii|) of one QR block (finite trajectories): the
-        # round-off of the smallest diag R is about u·exp(this), see `reortho_every`
-        self.max_log_condition = torch.zeros((), dtype=dtype, device=device)
-        self.n_qr = 0
-
-    def push(self, diag_r, done: int) -> None:
-        self.buf[self.n].copy_(diag_r)
-        self.done[self.n] = done
-        self.n += 1
-        if self.n == _FLUSH:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.n == 0:
-            return
-        logs = self.buf[: self.n].abs().log_()
-        spread = (logs.amax(-1) - logs.amin(-1)).nan_to_num_(nan=0.0, posinf=0.0)
-        self.max_log_condition = torch.maximum(self.max_log_condition, spread.max())
-        self.n_qr += self.n
-        csum = logs.cumsum_(0).add_(self.log_sum)
-        for i in range(self.n):
-            done = self.done[i]
-            if done >= self.next_trace or done == self.n_avg:
-                row = len(self.trace_steps)
-                torch.div(csum[i], done, out=self.trace[row])
-                self.trace_steps.append(done)
-                self.next_trace = (done // self.trace_every + 1) * self.trace_every
-        self.log_sum.copy_(csum[-1])
-        self.n = 0
-
-
-class _Frame:
-    """The orthonormal frame ``Q`` and the QR schedule: every `reortho_every` steps (or the
-    adaptive ``"auto"`` blocks), and always at the end of the transient and of the run."""
-
-    def __init__(self, Q, acc: _LogRAccumulator, *, T: int, transient: int, reortho_every):
-        self.Q, self.acc, self.T, self.transient = Q, acc, T, transient
-        self.auto = reortho_every == "auto"
-        self.every = 1 if self.auto else reortho_every
-        self.next_qr = self.every
-        self.last_qr = 0
-        # "auto": aim at half the allowed ln κ per block, so a block whose local expansion
-        # rates are twice those of the previous one still stays within it
-        self.aim = 0.5 * auto_log_condition(Q.dtype)
-        self.overflow = 0.25 * math.log(torch.finfo(Q.dtype).max)  # |ln| growth of a block
-
-    def update(self, t: int, Z) -> None:
-        """Take ``Z = J_t Q_{t-1}``; re-orthonormalise if step ``t`` is a QR step."""
-        if t != self.next_qr and t != self.T and t != self.transient:
-            self.Q = Z
-            return
-        if Z.shape[-2] >= _GEQRF_MIN_STATE:  # LAPACK geqrf + orgqr directly: no R, no triu copy
-            a, tau = torch.geqrf(Z)
-            self.Q, diag_r = torch.linalg.householder_product(a, tau), a.diagonal(dim1=-2, dim2=-1)
-        else:  # small frames: fewer calls
-            self.Q, R = torch.linalg.qr(Z)
-            diag_r = R.diagonal(dim1=-2, dim2=-1)
-        if t > self.transient:
-            self.acc.push(diag_r, t - self.transient)
-        if self.auto:
-            self._adapt(diag_r, t - self.last_qr)
-        self.last_qr = t
-        self.next_qr = t + self.every if self.auto else (t // self.every + 1) * self.every
-
-    def _adapt(self, diag_r, block: int) -> None:
-        """Next block length from this block's per-step ``ln κ ≈ ln(max|R_ii|/min|R_ii|)``
-        (the spread of the local exponents), and from ``max |ln|R_ii||`` against a quarter
-        of the dtype's exponent range (over/underflow of the unnormalised frame). One host
-        synchronisation per QR."""
-        logs = diag_r.abs().log()
-        rate = torch.maximum((logs.amax(-1) - logs.amin(-1)) / self.aim,
-                             logs.abs().amax(-1) / self.overflow)  # per trajectory, ×block
-        rate = rate[torch.isfinite(rate)]
-        if rate.numel() == 0:  # every trajectory diverged: nothing to learn from
-            self.every = 1
-            return
-        r = float(rate.max()) / block  # fraction of the budget one step uses
-        self.every = _AUTO_MAX_EVERY if r * _AUTO_MAX_EVERY <= 1.0 else max(1, int(1.0 / r))
-
-
-def _run_tangent(sys_, h, x, frame: _Frame, bar):
-    """``Z = system.tangent_step(h, x_t, Q)`` step by step."""
-    for t in range(1, x.shape[1] + 1):
-        h, Z = sys_.tangent_step(h, x[:, t - 1], frame.Q)
-        frame.update(t, Z)
-        if bar is not None:
-            bar.update(1)
-    return h
-
-
-def _run_jacobian(sys_, h, x, frame: _Frame, bar):
-    """States of a chunk by ``system.step``, their Jacobians in one call, then ``Z = J_t Q``."""
-    B, T, d = x.shape
-    S = sys_.state_size
-    chunk = max(1, min(T, _MAX_CHUNK, _CHUNK_ELEMENTS // (B * S * S)))
-    before = torch.empty(chunk, B, S, dtype=h.dtype, device=h.device)  # h_{t-1} of each step
-    for start in range(0, T, chunk):
-        xs = x[:, start:start + chunk].transpose(0, 1)  # (c, B, d)
-        c = xs.shape[0]
-        for j in range(c):
-            before[j].copy_(h)
-            h = sys_.step(h, xs[j])
-        J = sys_.jacobian(before[:c].reshape(c * B, S), xs.reshape(c * B, d)).view(c, B, S, S)
-        for j in range(c):
-            frame.update(start + j + 1, torch.matmul(J[j], frame.Q))
-        if bar is not None:
-            bar.update(c)
-    return h
 
 
 SCHEMA = Schema("lyapunov", description="Lyapunov spectrum (QR method) along the driven trajectories", variables={
@@ -349,6 +238,13 @@ SCHEMA = Schema("lyapunov", description="Lyapunov spectrum (QR method) along the
                                    "1/step", time="rate"),
     "exponent_std": Var(("exponent_index",), "standard deviation of the exponent across trajectories",
                         "1/step", time="rate"),
+    "exponent_ci_low": Var(("exponent_index",), "lower end of the confidence interval of the exponent "
+                           "(bootstrap over trajectories and time blocks)", "1/step", time="rate"),
+    "exponent_ci_high": Var(("exponent_index",), "upper end of the confidence interval of the exponent "
+                            "(bootstrap over trajectories and time blocks)", "1/step", time="rate"),
+    "converged": Var(("exponent_index",), "exponent converged (interval half-width within ci_tol and no "
+                     "drift over the last 20 % of the run)", flags=("not_converged", "converged")),
+    "all_converged": Var((), "every computed exponent converged", flags=("not_converged", "converged")),
     "convergence": Var(("step", "exponent_index"), "running estimate of the exponent (unsorted, by frame column)",
                        "1/step", time="rate"),
     "diverged": Var(("trajectory",), "trajectory diverged (NaN/inf state or exponent)", flags=DIVERGED_FLAGS),
@@ -366,23 +262,37 @@ SCHEMA = Schema("lyapunov", description="Lyapunov spectrum (QR method) along the
 })
 
 
-def _to_dataset(system, acc: _LogRAccumulator, h, options: dict):
-    """Sort, flag diverged trajectories, average, and label everything."""
+def _to_dataset(system, acc: LogRAccumulator, h, options: dict):
+    """Sort, flag diverged trajectories, average, attach confidence, and label everything."""
     B, k = acc.log_sum.shape
-    per_traj = (acc.log_sum / acc.n_avg).cpu().numpy()
-    per_traj = -np.sort(-per_traj, axis=1)  # descending, NaN last
+    raw = (acc.log_sum / acc.n_avg).cpu().numpy()
+    order = np.argsort(-raw, axis=1, kind="stable")  # descending per trajectory, NaN last
+    per_traj = np.take_along_axis(raw, order, axis=1)
     diverged = (~np.isfinite(h.cpu().numpy()).all(1) | np.isnan(per_traj).any(1)
                 | np.isposinf(per_traj).any(1))
     ok = ~diverged
     warn_diverged(diverged, analysis="lyapunov_spectrum", stacklevel=4)
-    trace_vals = acc.trace[: len(acc.trace_steps)].cpu().numpy()  # (steps, B, k)
+    trace_vals = acc.trace[: len(acc.trace_steps)].cpu().numpy()  # (steps, B, k), by frame column
     with np.errstate(invalid="ignore"):
-        mean = per_traj[ok].mean(0) if ok.any() else np.full(k, np.nan)
-        std = per_traj[ok].std(0) if ok.sum() > 1 else np.zeros(k) * (np.nan if not ok.any() else 1)
-        trace = trace_vals[:, ok].mean(1) if ok.any() else np.full((len(trace_vals), k), np.nan)
+        mean = finite_mean(per_traj, diverged)
+        std = per_traj[ok].std(0) if ok.sum() > 1 else np.full(k, 0.0 if ok.any() else np.nan)
+        trace = finite_mean(trace_vals.transpose(1, 0, 2), diverged)
+        sorted_trace = finite_mean(np.take_along_axis(trace_vals, order[None], axis=2).transpose(1, 0, 2),
+                                   diverged)
+    block_sums, block_steps = acc.blocks.filled()
+    block_sums = np.take_along_axis(block_sums, order[None], axis=2)[:, ok]
+    low, high = bootstrap_interval(block_sums, block_steps, confidence=options["confidence"], seed=options["seed"])
+    drift = trace_drift(sorted_trace, np.asarray(acc.trace_steps), acc.n_avg) if ok.any() else np.full(k, np.nan)
+    conv = converged(mean, low, high, drift, ci_tol=options["ci_tol"])
+    if ok.any() and not conv[0]:
+        warnings.warn(f"lyapunov_spectrum: the leading exponent has not converged after {acc.n_avg} steps: "
+                      f"{mean[0]:.4g} per step, {options['confidence']:.0%} interval [{low[0]:.4g}, {high[0]:.4g}], "
+                      f"drift {drift[0]:.2g} over the last 20 % of the run; run more steps (see 'converged')",
+                      NumericalReliabilityWarning, stacklevel=4)
     pos = mean[mean > 0].sum() if np.all(np.isfinite(mean)) else np.nan
     data = {
         "exponent": mean, "exponent_per_trajectory": per_traj, "exponent_std": std,
+        "exponent_ci_low": low, "exponent_ci_high": high, "converged": conv, "all_converged": bool(conv.all()),
         "convergence": trace, "diverged": diverged,
         "kaplan_yorke_dimension": kaplan_yorke_dimension(mean, state_size=system.state_size),
         "entropy_rate": float(pos), "exponent_sum": float(mean.sum()),

@@ -16,9 +16,10 @@ import xarray as xr
 
 from ..errors import OptionError
 from .._core.options import check_positive_int
-from .._core.provenance import provenance_attrs, set_var_attrs
+from .._core.result import Schema, Var, build_result
+from .kernel import LAG
 
-__all__ = ["fisher_memory_curve"]
+__all__ = ["fisher_memory_curve", "SCHEMA"]
 
 
 def _as_array(a, name) -> np.ndarray:
@@ -84,6 +85,17 @@ def fisher_memory_curve(W, v, *, max_lag: int, horizon: int | None = None) -> xr
     >>> ds.fisher_memory.values.round(4).tolist(), round(float(ds.fisher_memory_total), 3)
     ([1.0, 0.5, 0.3333, 0.25], 5.187)
     """
+    W, v, L, horizon = check_fisher_options(W, v, max_lag=max_lag, horizon=horizon)
+    data, coords, rho = fisher_data(W, v, L, horizon)
+    N = W.shape[0]
+    return build_result(SCHEMA, data, coords, source=f"linear network W {N}x{N}, v",
+                        options=dict(max_lag=L, horizon=horizon if horizon is not None else "stationary"),
+                        attrs={"spectral_radius": rho})
+
+
+def check_fisher_options(W, v, *, max_lag: int, horizon: int | None = None):
+    """``(W, v, max_lag, horizon)`` checked: finite float64 arrays of matching shapes, and a
+    spectral radius below 1 when ``horizon`` is None (stationary)."""
     W, v = _as_array(W, "W"), _as_array(v, "v")
     if W.ndim != 2 or W.shape[0] != W.shape[1]:
         raise OptionError(f"W must be square (N, N), got shape {W.shape}")
@@ -97,8 +109,15 @@ def fisher_memory_curve(W, v, *, max_lag: int, horizon: int | None = None) -> xr
     if horizon is None and rho >= 1 - 1e-12:
         raise OptionError(f"the stationary Fisher memory needs spectral radius < 1 (got {rho:.6g}); "
                           "pass horizon=H for a network that has run H steps")
+    return W, v, L, horizon
+
+
+def fisher_data(W: np.ndarray, v: np.ndarray, L: int, horizon: int | None) -> tuple[dict, dict, float]:
+    """``(data, coords, spectral radius)`` of the Fisher memory curve of checked ``(W, v)``."""
     import scipy.linalg  # lazy: slow to import
 
+    N = W.shape[0]
+    rho = float(np.abs(np.linalg.eigvals(W)).max())
     C = _covariance(W, horizon)
     chol = scipy.linalg.cho_factor((C + C.T) / 2)
     n_k = L + 1 if horizon is None else min(L + 1, horizon)
@@ -111,28 +130,16 @@ def fisher_memory_curve(W, v, *, max_lag: int, horizon: int | None = None) -> xr
     J[:n_k] = np.einsum("kn,nk->k", U, scipy.linalg.cho_solve(chol, U.T))
     if horizon is None:
         P = scipy.linalg.solve_discrete_lyapunov(W, np.outer(v, v))
-        total = float(np.trace(scipy.linalg.cho_solve(chol, P)))
     else:
         P, u = np.zeros((N, N)), v.copy()
         for _ in range(horizon):
             P += np.outer(u, u)
             u = W @ u
-        total = float(np.trace(scipy.linalg.cho_solve(chol, P)))
-    ds = xr.Dataset({"fisher_memory": ("lag", J), "fisher_memory_total": ((), total)},
-                    coords={"lag": np.arange(L + 1)})
-    set_var_attrs(ds, {
-        "fisher_memory": ("Fisher memory J(k) = v^T W^kT C^-1 W^k v (unit noise)", "1"),
-        "fisher_memory_total": ("total Fisher memory sum_k J(k) over all lags", "1"),
-        "lag": ("lag k (signal s_{t-k} read from h_t)", "step"),
-    })
-    ds.attrs.update(provenance_attrs("fisher_memory", _Linear(N), dict(
-        max_lag=L, horizon=horizon if horizon is not None else "stationary")))
-    ds.attrs["spectral_radius"] = rho
-    return ds
+    total = float(np.trace(scipy.linalg.cho_solve(chol, P)))
+    return {"fisher_memory": J, "fisher_memory_total": total}, {"lag": np.arange(L + 1)}, rho
 
 
-class _Linear:
-    """Provenance stand-in: the linear network (W, v)."""
-
-    def __init__(self, n: int):
-        self.metadata = {"name": f"linear network W {n}x{n}, v"}
+SCHEMA = Schema("fisher_memory", description="Fisher memory curve of a linear network", variables={
+    "fisher_memory": Var(("lag",), "Fisher memory J(k) = v^T W^kT C^-1 W^k v (unit noise)"),
+    "fisher_memory_total": Var((), "total Fisher memory sum_k J(k) over all lags"),
+}, coords={"lag": LAG})

@@ -1,5 +1,8 @@
 """Non-normality of a recurrent weight matrix (docs/science.md §3, §5; Orhan & Pitkow 2020).
 
+The matrix is a given one, a system's `System.recurrent_matrix`, or, for cells without a single
+recurrent matrix (gated cells), the linearisation ``J = ∂F/∂h`` at the initial state.
+
 Henrici's departure from normality, from the complex Schur form ``W = Z T Zᴴ``:
 
     d(W) = sqrt(‖W‖_F² − Σ|λ_i|²) = ‖strictly upper part of T‖_F
@@ -20,13 +23,19 @@ import numpy as np
 import torch
 import xarray as xr
 
-from .chain_motif import chain_motif_profile
+from .chain_motif import chain_motif_profile, check_motif_options
 from ..errors import DynalysisError, NumericalReliabilityWarning, OptionError
-from .._core.options import check_positive_int
-from .._core.provenance import provenance_attrs, set_var_attrs
-from .._core.trajectory import set_flag, sort_by_modulus
+from .._core.divergence import DIVERGED_FLAGS, warn_diverged
+from .._core.linearisation import LINEARISATION, linearisation
+from .._core.options import check_option, check_positive_float, check_positive_int
+from .._core.result import Schema, Var, build_result
+from .._core.trajectory import sort_by_modulus
 
-__all__ = ["nonnormality", "henrici"]
+__all__ = ["nonnormality", "henrici", "MATRIX_CHOICES", "SCHEMA"]
+
+#: which matrix of a system `nonnormality` analyses
+MATRIX_CHOICES = ("auto", "recurrent", "linearisation")
+_RECURRENT = "recurrent_matrix() of the system"
 
 
 def henrici(W: np.ndarray) -> float:
@@ -56,29 +65,36 @@ def _eigenvector_condition(W: np.ndarray) -> float:
     return float(c) if np.isfinite(c) and c < 1 / np.finfo(float).eps ** 2 else float("inf")
 
 
-def _as_matrix(matrix_or_system):
-    """``(W as float64 ndarray, system or None)``."""
-    if isinstance(matrix_or_system, (np.ndarray, torch.Tensor, list, tuple)):
-        arr = matrix_or_system
-        W = arr.detach().cpu().numpy() if isinstance(arr, torch.Tensor) else np.asarray(arr)
-        system = None
-    else:
-        system = matrix_or_system
-        fn = getattr(system, "recurrent_matrix", None)
-        W = None if fn is None else fn()
-        if W is None:
-            raise DynalysisError(f"{type(system).__name__} has no recurrent weight matrix (e.g. a gated "
-                                 "cell); pass the matrix to analyse instead")
-        W = W.detach().cpu().numpy() if isinstance(W, torch.Tensor) else np.asarray(W)
+def _is_matrix(obj) -> bool:
+    return isinstance(obj, (np.ndarray, torch.Tensor, list, tuple))
+
+
+def _check_matrix(W, what: str, error=OptionError) -> np.ndarray:
+    """``W`` as a finite square float64 array; ``error`` names the culprit (the caller's matrix:
+    `OptionError`; a matrix taken from a system: `DynalysisError`)."""
+    W = W.detach().cpu().numpy() if isinstance(W, torch.Tensor) else np.asarray(W)
     if W.ndim != 2 or W.shape[0] != W.shape[1] or W.shape[0] < 1:
-        raise OptionError(f"the matrix must be square (N, N), got shape {W.shape}")
+        raise error(f"{what} must be square (N, N), got shape {W.shape}")
     W = W.astype(np.float64)
     if not np.isfinite(W).all():
-        raise OptionError("the matrix contains NaN or inf values")
-    return W, system
+        raise error(f"{what} contains NaN or inf values")
+    return W
 
 
-def nonnormality(matrix_or_system, *, rtol: float = 1e-6, max_power: int = 50,
+def _power_norms(W: np.ndarray, max_power: int) -> np.ndarray:
+    """``‖W^k‖₂`` for ``k = 0..max_power`` (inf once a power overflows; no SVD of a non-finite matrix)."""
+    out = np.full(max_power + 1, np.inf)
+    P = np.eye(W.shape[0])
+    with np.errstate(over="ignore", invalid="ignore"):
+        for k in range(max_power + 1):
+            if not np.isfinite(P).all():
+                break
+            out[k] = np.linalg.norm(P, 2)
+            P = W @ P
+    return out
+
+
+def nonnormality(matrix_or_system, *, matrix: str = "auto", rtol: float = 1e-6, max_power: int = 50,
                  motif_steps: int = 100, n_pulses: int = 16, pulse=None, pulse_into: str | None = None,
                  pulse_scale: float = 1.0, seed: int = 0) -> xr.Dataset:
     """Non-normality measures and the chain-motif profile of a recurrent weight matrix.
@@ -86,16 +102,23 @@ def nonnormality(matrix_or_system, *, rtol: float = 1e-6, max_power: int = 50,
     Parameters
     ----------
     matrix_or_system : array (N, N) or System
-        A weight matrix, or a step map whose `System.recurrent_matrix` is analysed (its own
+        A weight matrix, or a step map whose matrix (see ``matrix``) is analysed (its own
         dynamics then drive the chain-motif pulses).
+    matrix : {"auto", "recurrent", "linearisation"}, default "auto"
+        For a system: ``"recurrent"`` analyses `System.recurrent_matrix` (an error when there is
+        none); ``"linearisation"`` the Jacobian ``J = ∂F/∂h`` at the system's initial state with
+        zero input (defined for every cell, e.g. gated ones, whose state ``(h, c)`` then gives
+        an ``S × S`` matrix); ``"auto"`` the recurrent matrix when the system has one, else the
+        linearisation. A bare matrix is analysed as given (only ``"auto"``). The attribute
+        ``matrix_source`` says which matrix it was.
     rtol : float, default 1e-6
         Henrici values that disagree across exact similarity transforms by more than
         ``rtol·‖W‖_F`` are flagged unreliable (``henrici_reliable = 0``) with a warning.
     max_power : int, default 50
         ``power_norm`` is ``‖W^k‖₂`` for ``k = 0..max_power``.
     motif_steps, n_pulses, pulse, pulse_into, pulse_scale, seed
-        Chain-motif options, see `dynalysis.nonnormal.chain_motif.chain_motif_profile`. A bare matrix
-        is pulsed through the linear map ``h ← W h``.
+        Chain-motif options, see `dynalysis.nonnormal.chain_motif.check_motif_options`. A bare
+        matrix is pulsed through the linear map ``h ← W h``.
 
     Returns
     -------
@@ -106,8 +129,9 @@ def nonnormality(matrix_or_system, *, rtol: float = 1e-6, max_power: int = 50,
         matrix, inf if defective), ``frobenius_norm``, ``spectral_radius`` ρ,
         ``spectral_norm`` ‖W‖₂, ``spectral_abscissa`` max Re λ, ``numerical_abscissa``
         λ_max((W+Wᵀ)/2). ``eigenvalue (eigen_index)`` (complex, decreasing modulus);
-        ``power_norm (power)``; ``motif_profile`` and ``motif_profile_std
-        (order_difference)``.
+        ``power_norm (power)`` (inf once a power overflows); ``motif_profile`` and
+        ``motif_profile_std (order_difference)``, over the finite pulses; ``diverged (pulse)``:
+        1 where a pulse's response became NaN/inf (with a `dynalysis.DivergenceWarning`).
 
     Notes
     -----
@@ -116,7 +140,9 @@ def nonnormality(matrix_or_system, *, rtol: float = 1e-6, max_power: int = 50,
     abscissa ``max Re λ``. For the discrete map ``h ← W h`` (the RNN case) the one-step
     amplification is ``‖W‖₂`` versus the asymptotic rate ``ρ(W)``; ``power_norm`` traces
     ``‖W^k‖₂`` between the two (it can exceed ``ρ^k`` by orders of magnitude for non-normal W
-    even when ``ρ < 1``). All four are reported.
+    even when ``ρ < 1``). All four are reported. For a cell without a single recurrent matrix
+    the linearisation ``J`` plays the role of ``W``: the map ``δh ← J δh`` is the dynamics of
+    small perturbations of the resting state.
 
     References
     ----------
@@ -130,16 +156,44 @@ def nonnormality(matrix_or_system, *, rtol: float = 1e-6, max_power: int = 50,
 
     Examples
     --------
-    >>> import numpy as np, dynalysis
+    >>> import numpy as np, torch, dynalysis
     >>> chain = np.diag(np.full(19, 0.99), -1)      # W[i+1, i] = α, N = 20
     >>> ds = dynalysis.nonnormality(chain)
     >>> round(float(ds.henrici), 6), round(0.99 * 19 ** 0.5, 6), int(ds.henrici_reliable)
     (4.31531, 4.31531, 1)
+
+    A map without a recurrent matrix is analysed through its linearisation at rest:
+
+    >>> J = torch.tensor([[0.5, 2.0], [0.0, 0.5]], dtype=torch.float64)
+    >>> cell = dynalysis.MapSystem(lambda h, x: torch.tanh(h @ J.T), 2)
+    >>> ds = dynalysis.nonnormality(cell)
+    >>> float(ds.henrici), ds.attrs["matrix_source"]
+    (2.0, 'Jacobian at the initial state, zero input')
     """
-    W, system = _as_matrix(matrix_or_system)
-    if not (isinstance(rtol, (int, float)) and rtol > 0):
-        raise OptionError(f"rtol must be a positive number, got {rtol!r}")
+    check_option("matrix", matrix, MATRIX_CHOICES)
+    rtol = check_positive_float("rtol", rtol)
     max_power = check_positive_int("max_power", max_power, minimum=0)
+    if _is_matrix(matrix_or_system):
+        if matrix != "auto":
+            raise OptionError(f"matrix={matrix!r} chooses a matrix of a system; a bare matrix is "
+                              "analysed as given (matrix='auto')")
+        system, W, source = None, _check_matrix(matrix_or_system, "the matrix"), "given matrix"
+        N = W.shape[0]
+    else:
+        system = matrix_or_system
+        W = None if matrix == "linearisation" else system.recurrent_matrix()
+        if W is None and matrix == "recurrent":
+            raise OptionError(f"matrix='recurrent': {type(system).__name__} has no single recurrent "
+                              "weight matrix (e.g. a gated cell); use matrix='linearisation' or 'auto'")
+        N = system.state_size if W is None else int(W.shape[0])
+    motif = check_motif_options(N, system, steps=motif_steps, n_pulses=n_pulses, pulse=pulse,
+                                pulse_into=pulse_into, pulse_scale=pulse_scale, seed=seed)
+    if system is not None:  # every option checked: now the work
+        if W is not None:
+            W, source = _check_matrix(W, "the recurrent matrix", DynalysisError), _RECURRENT
+        else:
+            A, _ = linearisation(system, input_channel=None)
+            W, source = _check_matrix(A, "the Jacobian at the initial state", DynalysisError), LINEARISATION
     N = W.shape[0]
     fro = float(np.linalg.norm(W))
     recomputed = _henrici_recomputations(W)
@@ -156,63 +210,49 @@ def nonnormality(matrix_or_system, *, rtol: float = 1e-6, max_power: int = 50,
             f"sqrt(||W||_F^2 - |tr W^2|) = {bound:.6g} (exact when the spectrum is real).",
             NumericalReliabilityWarning, stacklevel=2)
     eig = sort_by_modulus(np.linalg.eigvals(W).astype(complex))
-    powers = [np.eye(N)]
-    for _ in range(max_power):
-        powers.append(W @ powers[-1])
-    power_norm = np.linalg.norm(np.stack(powers), ord=2, axis=(1, 2))
-    motif = chain_motif_profile(W, system, steps=motif_steps, n_pulses=n_pulses, pulse=pulse,
-                                pulse_into=pulse_into, pulse_scale=pulse_scale, seed=seed)
-
-    ds = xr.Dataset(
-        {
-            "henrici": ((), d),
-            "henrici_normalized": ((), d / fro if fro > 0 else 0.0),
-            "henrici_upper_bound": ((), bound),
-            "henrici_spread": ((), spread),
-            "henrici_reliable": ((), np.int8(reliable)),
-            "eigenvector_condition": ((), kappa),
-            "frobenius_norm": ((), fro),
-            "spectral_radius": ((), float(np.abs(eig[0]))),
-            "spectral_norm": ((), float(power_norm[1]) if max_power else float(np.linalg.norm(W, 2))),
-            "spectral_abscissa": ((), float(eig.real.max())),
-            "numerical_abscissa": ((), float(np.linalg.eigvalsh((W + W.T) / 2)[-1])),
-            "eigenvalue": ("eigen_index", eig),
-            "power_norm": ("power", power_norm),
-            "motif_profile": ("order_difference", motif["profile"]),
-            "motif_profile_std": ("order_difference", motif["std"]),
-        },
-        coords={"eigen_index": np.arange(N), "power": np.arange(max_power + 1),
-                "order_difference": np.arange(-(N - 1), N)},
-    )
-    set_var_attrs(ds, {
-        "henrici": ("Henrici departure from normality ||strictly upper Schur part||_F", "1"),
-        "henrici_normalized": ("Henrici departure divided by ||W||_F", "1"),
-        "henrici_upper_bound": ("eigenvalue-free upper bound sqrt(||W||_F^2 - |tr W^2|)", "1"),
-        "henrici_spread": ("range of d over exact similarity transforms of W", "1"),
-        "henrici_reliable": ("Henrici value determined to rtol in float64", "1"),
-        "eigenvector_condition": ("2-norm condition number of the unit eigenvector matrix", "1"),
-        "frobenius_norm": ("Frobenius norm ||W||_F", "1"),
-        "spectral_radius": ("spectral radius max|lambda| (asymptotic growth per step)", "1"),
-        "spectral_norm": ("spectral norm ||W||_2 (largest one-step amplification)", "1"),
-        "spectral_abscissa": ("spectral abscissa max Re lambda", "1"),
-        "numerical_abscissa": ("numerical abscissa lambda_max((W + W^T)/2)", "1"),
-        "eigenvalue": ("eigenvalue of W (decreasing modulus)", "1"),
-        "power_norm": ("spectral norm of the matrix power ||W^k||_2 (transient growth)", "1"),
-        "motif_profile": ("mean weight W_ij vs peak-time order difference i - j", "1"),
-        "motif_profile_std": ("standard deviation of the profile across pulses", "1"),
-        "eigen_index": ("eigenvalue rank (0 = largest modulus)", "1"),
-        "power": ("matrix power k", "1"),
-        "order_difference": ("peak-time rank of the receiving unit minus the sending unit", "1"),
-    })
-    set_flag(ds, "henrici_reliable", ("unreliable", "reliable"))
-    ds.attrs.update(provenance_attrs("nonnormality", system if system is not None else _MatrixSource(N),
-                                     dict(rtol=rtol, max_power=max_power, seed=int(seed), **motif["options"])))
-    ds.attrs["matrix_source"] = "recurrent_matrix() of the system" if system is not None else "given matrix"
-    return ds
+    power_norm = _power_norms(W, max_power)
+    profile = chain_motif_profile(W, system, steps=motif["steps"], pulses=motif["pulses"],
+                                  pulse_into=motif["pulse_into"], options=motif["options"])
+    warn_diverged(profile["diverged"], what="pulses", analysis="nonnormality")
+    data = {
+        "henrici": d, "henrici_normalized": d / fro if fro > 0 else 0.0, "henrici_upper_bound": bound,
+        "henrici_spread": spread, "henrici_reliable": reliable, "eigenvector_condition": kappa,
+        "frobenius_norm": fro, "spectral_radius": float(np.abs(eig[0])),
+        "spectral_norm": float(np.linalg.norm(W, 2)), "spectral_abscissa": float(eig.real.max()),
+        "numerical_abscissa": float(np.linalg.eigvalsh((W + W.T) / 2)[-1]),
+        "eigenvalue": eig, "power_norm": power_norm,
+        "motif_profile": profile["profile"], "motif_profile_std": profile["std"],
+        "diverged": profile["diverged"],
+    }
+    coords = {"eigen_index": np.arange(N), "power": np.arange(max_power + 1),
+              "order_difference": np.arange(-(N - 1), N), "pulse": np.arange(len(profile["diverged"]))}
+    options = dict(matrix=matrix, rtol=rtol, max_power=max_power, seed=int(seed), **profile["options"])
+    return build_result(SCHEMA, data, coords, system=system, options=options,
+                        source=None if system is not None else f"matrix {N}x{N}",
+                        attrs={"matrix_source": source})
 
 
-class _MatrixSource:
-    """Provenance stand-in when a bare matrix is analysed."""
-
-    def __init__(self, n: int):
-        self.metadata = {"name": f"matrix {n}x{n}"}
+SCHEMA = Schema("nonnormality", description="Henrici departure from normality, transient growth and "
+                "the chain-motif profile of the recurrent matrix (or of the linearisation at rest)", variables={
+    "henrici": Var((), "Henrici departure from normality ||strictly upper Schur part||_F"),
+    "henrici_normalized": Var((), "Henrici departure divided by ||W||_F"),
+    "henrici_upper_bound": Var((), "eigenvalue-free upper bound sqrt(||W||_F^2 - |tr W^2|)"),
+    "henrici_spread": Var((), "range of d over exact similarity transforms of W"),
+    "henrici_reliable": Var((), "Henrici value determined to rtol in float64", flags=("unreliable", "reliable")),
+    "eigenvector_condition": Var((), "2-norm condition number of the unit eigenvector matrix"),
+    "frobenius_norm": Var((), "Frobenius norm ||W||_F"),
+    "spectral_radius": Var((), "spectral radius max|lambda| (asymptotic growth per step)"),
+    "spectral_norm": Var((), "spectral norm ||W||_2 (largest one-step amplification)"),
+    "spectral_abscissa": Var((), "spectral abscissa max Re lambda"),
+    "numerical_abscissa": Var((), "numerical abscissa lambda_max((W + W^T)/2)"),
+    "eigenvalue": Var(("eigen_index",), "eigenvalue of W (decreasing modulus)"),
+    "power_norm": Var(("power",), "spectral norm of the matrix power ||W^k||_2 (transient growth)"),
+    "motif_profile": Var(("order_difference",), "mean weight W_ij vs peak-time order difference i - j"),
+    "motif_profile_std": Var(("order_difference",), "standard deviation of the profile across pulses"),
+    "diverged": Var(("pulse",), "chain-motif pulse diverged (NaN/inf response)", flags=DIVERGED_FLAGS),
+}, coords={
+    "eigen_index": Var(("eigen_index",), "eigenvalue rank (0 = largest modulus)"),
+    "power": Var(("power",), "matrix power k"),
+    "order_difference": Var(("order_difference",), "peak-time rank of the receiving unit minus the sending unit"),
+    "pulse": Var(("pulse",), "chain-motif pulse index"),
+})

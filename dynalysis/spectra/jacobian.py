@@ -7,21 +7,18 @@ trajectories at once (``System.jacobian``, J·I products) and decomposed in one 
 """
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import torch
 import xarray as xr
 
-from ..errors import OptionError
-from .._core.options import check_positive_int
-from .._core.provenance import provenance_attrs, set_var_attrs
-from ..system import System
-from .._core.trajectory import sort_by_modulus
+from .._core.divergence import DIVERGED_FLAGS, warn_diverged
 from .._core.inputs import as_initial_state, as_inputs
-from .._core.options import resolve_dtype
+from .._core.options import check_positive_int, resolve_dtype
+from .._core.result import Schema, Var, build_result
+from .._core.trajectory import sort_by_modulus
+from ..system import System
 
-__all__ = ["jacobian_eigenvalues", "matrix_spectrum"]
+__all__ = ["jacobian_eigenvalues", "matrix_spectrum", "SCHEMA"]
 
 
 def matrix_spectrum(matrix) -> tuple[np.ndarray, np.ndarray]:
@@ -76,8 +73,9 @@ def jacobian_eigenvalues(system: System, inputs, *, every: int = 10, transient: 
     xarray.Dataset
         ``eigenvalue (trajectory, time, eigen_index)``: complex eigenvalues of ``J_t``, sorted
         by decreasing modulus; ``singular_value (trajectory, time, singular_index)``:
-        decreasing; ``spectral_radius`` and ``spectral_norm (trajectory, time)``.
-        Where the model has a recurrent weight matrix ``W`` (`System.recurrent_matrix`):
+        decreasing; ``spectral_radius`` and ``spectral_norm (trajectory, time)``;
+        ``diverged (trajectory)``: 1 where the state or a sampled Jacobian became NaN/inf
+        (its spectra are NaN there, with a `dynalysis.DivergenceWarning`). Where the model has a recurrent weight matrix ``W`` (`System.recurrent_matrix`):
         ``recurrent_eigenvalue (recurrent_index)`` (complex) and
         ``recurrent_singular_value (recurrent_index)``; attribute ``has_recurrent_matrix``.
         Coordinate ``time`` is the step ``t`` of ``J_t = ∂h_t/∂h_{t-1}`` (1-based).
@@ -106,13 +104,12 @@ def jacobian_eigenvalues(system: System, inputs, *, every: int = 10, transient: 
     dtype = resolve_dtype(dtype)
     every = check_positive_int("every", every)
     transient = check_positive_int("transient", transient, minimum=0)
-    x = as_inputs(system, inputs, dtype=dtype, device=device, min_steps=transient + every)
+    x = as_inputs(system, inputs, dtype=dtype, device=device, min_steps=transient + every,
+                  needed_for=f"transient={transient} + every={every}")
     B, T, _ = x.shape
     sys_ = system.to(dtype=dtype, device=device)
     h = as_initial_state(sys_, initial_state, B, dtype=dtype, device=x.device)
     times = np.arange(transient + every, T + 1, every)
-    if times.size == 0:  # pragma: no cover - excluded by min_steps above
-        raise OptionError(f"no Jacobian sampled: inputs have {T} steps, transient={transient}, every={every}")
 
     eig, sv = [], []
     steps = range(1, T + 1)
@@ -131,45 +128,41 @@ def jacobian_eigenvalues(system: System, inputs, *, every: int = 10, transient: 
             h = sys_.step(h, xt)
     eigenvalue = sort_by_modulus(np.stack(eig, 1))  # (B, n_times, S)
     singular = np.stack(sv, 1)
-    diverged = ~np.isfinite(singular).all(axis=(1, 2))
-    if diverged.any():
-        warnings.warn(f"{int(diverged.sum())} of {B} trajectories diverged (NaN/inf Jacobian); their "
-                      "spectra are NaN and they are flagged in 'diverged'", RuntimeWarning, stacklevel=2)
+    diverged = ~np.isfinite(singular).all(axis=(1, 2)) | ~torch.isfinite(h).all(1).cpu().numpy()
+    warn_diverged(diverged, analysis="jacobian_eigenvalues")
     S = system.state_size
-    ds = xr.Dataset(
-        {
-            "eigenvalue": (("trajectory", "time", "eigen_index"), eigenvalue),
-            "singular_value": (("trajectory", "time", "singular_index"), singular),
-            "spectral_radius": (("trajectory", "time"), np.abs(eigenvalue[..., 0])),
-            "spectral_norm": (("trajectory", "time"), singular[..., 0]),
-            "diverged": ("trajectory", diverged.astype(np.int8)),
-        },
-        coords={"trajectory": np.arange(B), "time": times, "eigen_index": np.arange(S),
-                "singular_index": np.arange(S)},
-    )
+    data = {"eigenvalue": eigenvalue, "singular_value": singular,
+            "spectral_radius": np.abs(eigenvalue[..., 0]), "spectral_norm": singular[..., 0],
+            "diverged": diverged}
+    coords = {"trajectory": np.arange(B), "time": times, "eigen_index": np.arange(S),
+              "singular_index": np.arange(S)}
     W = system.recurrent_matrix()
     if W is not None:
-        rev, rsv = matrix_spectrum(W)
-        ds["recurrent_eigenvalue"] = ("recurrent_index", rev)
-        ds["recurrent_singular_value"] = ("recurrent_index", rsv)
-        ds = ds.assign_coords(recurrent_index=np.arange(rev.size))
-    set_var_attrs(ds, {
-        "eigenvalue": ("eigenvalue of the state Jacobian J_t (sorted by decreasing modulus)", "1"),
-        "singular_value": ("singular value of the state Jacobian J_t (decreasing)", "1"),
-        "spectral_radius": ("spectral radius max|eig(J_t)|", "1"),
-        "spectral_norm": ("spectral norm ||J_t||_2 (largest singular value)", "1"),
-        "recurrent_eigenvalue": ("eigenvalue of the recurrent weight matrix W", "1"),
-        "recurrent_singular_value": ("singular value of the recurrent weight matrix W", "1"),
-        "diverged": ("trajectory diverged (NaN/inf Jacobian at a sampled step)", "1"),
-        "trajectory": ("trajectory index", "1"),
-        "time": ("step t of J_t = dh_t/dh_{t-1} (1-based)", "step"),
-        "eigen_index": ("eigenvalue rank (0 = largest modulus)", "1"),
-        "singular_index": ("singular value rank (0 = largest)", "1"),
-        "recurrent_index": ("rank in the spectrum of W", "1"),
-    })
-    ds.attrs.update(provenance_attrs("jacobian", system, dict(
-        every=every, transient=transient, dtype=str(dtype).replace("torch.", ""), steps=T,
-        trajectories=B, initial_state="given" if initial_state is not None else "system")))
-    ds["diverged"].attrs.update(flag_values=np.array([0, 1], dtype=np.int8), flag_meanings="finite diverged")
-    ds.attrs["has_recurrent_matrix"] = int(W is not None)
-    return ds
+        data["recurrent_eigenvalue"], data["recurrent_singular_value"] = matrix_spectrum(W)
+        coords["recurrent_index"] = np.arange(data["recurrent_eigenvalue"].size)
+    options = dict(every=every, transient=transient, dtype=dtype, steps=T, trajectories=B,
+                   initial_state="given" if initial_state is not None else "system")
+    return build_result(SCHEMA, data, coords, system=system, options=options,
+                        attrs={"has_recurrent_matrix": int(W is not None)})
+
+
+SCHEMA = Schema("jacobian", description="eigen- and singular values of the state Jacobian along the "
+                "trajectories and of the recurrent matrix", variables={
+    "eigenvalue": Var(("trajectory", "time", "eigen_index"),
+                      "eigenvalue of the state Jacobian J_t (sorted by decreasing modulus)"),
+    "singular_value": Var(("trajectory", "time", "singular_index"),
+                          "singular value of the state Jacobian J_t (decreasing)"),
+    "spectral_radius": Var(("trajectory", "time"), "spectral radius max|eig(J_t)|"),
+    "spectral_norm": Var(("trajectory", "time"), "spectral norm ||J_t||_2 (largest singular value)"),
+    "diverged": Var(("trajectory",), "trajectory diverged (NaN/inf state or Jacobian)", flags=DIVERGED_FLAGS),
+    "recurrent_eigenvalue": Var(("recurrent_index",), "eigenvalue of the recurrent weight matrix W",
+                                optional=True),
+    "recurrent_singular_value": Var(("recurrent_index",), "singular value of the recurrent weight matrix W",
+                                    optional=True),
+}, coords={
+    "trajectory": Var(("trajectory",), "trajectory index"),
+    "time": Var(("time",), "step t of J_t = dh_t/dh_{t-1} (1-based)", "step", time="duration"),
+    "eigen_index": Var(("eigen_index",), "eigenvalue rank (0 = largest modulus)"),
+    "singular_index": Var(("singular_index",), "singular value rank (0 = largest)"),
+    "recurrent_index": Var(("recurrent_index",), "rank in the spectrum of W"),
+})

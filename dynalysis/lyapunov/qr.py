@@ -1,0 +1,163 @@
+"""The QR (Benettin) engine of `dynalysis.lyapunov_spectrum`: the orthonormal frame and its QR
+schedule, the streamed accumulator of ``ln|R_ii|``, and the two ways of getting ``J_t Q``.
+
+See `dynalysis.lyapunov.spectrum` for the algorithm and its options. Memory does not grow with
+the number of steps, and nothing in the time loop synchronises with the host.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .confidence import BlockSums
+
+__all__ = ["auto_log_condition", "LogRAccumulator", "Frame", "run_tangent", "run_jacobian"]
+
+_CHUNK_ELEMENTS = 2**21  # Jacobian chunk of at most 16 MiB in float64
+_MAX_CHUNK = 1024  # steps per chunk
+_FLUSH = 64  # QR steps between folds of the diag-R buffer into the running sums
+_GEQRF_MIN_STATE = 32  # from here geqrf + householder_product beats linalg.qr (5-12 % at 256)
+_AUTO_MAX_EVERY = 16  # longest block of the "auto" schedule (the J·Q products dominate beyond)
+
+
+def auto_log_condition(dtype) -> float:
+    """Largest ``ln κ`` the "auto" schedule lets a block reach: ``ln(u^{-1/2})`` (18.4 in
+    float64, 8.3 in float32), so the round-off of the smallest ``diag R`` stays ``≤ √u``."""
+    return 0.5 * math.log(1.0 / torch.finfo(dtype).eps)
+
+
+class LogRAccumulator:
+    """Running ``Σ ln|R_ii|`` per trajectory, folded from a fixed-size buffer.
+
+    ``push(diag_R, done)`` copies one step's ``diag R`` (B, k) into the buffer; every
+    `_FLUSH` pushes the buffer is reduced with one ``log``/``cumsum``, added to the time
+    blocks of the confidence interval (`BlockSums`), and the running means at the trace steps
+    (about every ``n_avg / trace_points`` averaged steps, plus the last) are written into a
+    preallocated trace. Memory: ``O((_FLUSH + trace_points + MAX_BLOCKS) B k)``.
+    """
+
+    def __init__(self, B: int, k: int, n_avg: int, trace_points: int, *, dtype, device):
+        self.n_avg = n_avg
+        self.trace_every = -(-n_avg // trace_points)  # ceil: at most trace_points + 1 rows
+        self.next_trace = self.trace_every
+        self.buf = torch.empty(_FLUSH, B, k, dtype=dtype, device=device)
+        self.done = [0] * _FLUSH
+        self.n = 0
+        self.log_sum = torch.zeros(B, k, dtype=dtype, device=device)
+        self.trace = torch.empty(trace_points + 1, B, k, dtype=dtype, device=device)
+        self.trace_steps: list[int] = []
+        # largest ln(max|R_ii| / min|R_ii|) of one QR block (finite trajectories): the
+        # round-off of the smallest diag R is about u·exp(this), see `reortho_every`
+        self.max_log_condition = torch.zeros((), dtype=dtype, device=device)
+        self.n_qr = 0
+        self.blocks = BlockSums(B, k, dtype=dtype, device=device)
+        self.last_done = 0
+
+    def push(self, diag_r, done: int) -> None:
+        self.buf[self.n].copy_(diag_r)
+        self.done[self.n] = done
+        self.n += 1
+        if self.n == _FLUSH:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.n == 0:
+            return
+        logs = self.buf[: self.n].abs().log_()
+        spread = (logs.amax(-1) - logs.amin(-1)).nan_to_num_(nan=0.0, posinf=0.0)
+        self.max_log_condition = torch.maximum(self.max_log_condition, spread.max())
+        self.n_qr += self.n
+        done = np.asarray(self.done[: self.n])
+        self.blocks.add(logs, np.diff(done, prepend=self.last_done))
+        self.last_done = int(done[-1])
+        csum = logs.cumsum_(0).add_(self.log_sum)
+        for i in range(self.n):
+            done = self.done[i]
+            if done >= self.next_trace or done == self.n_avg:
+                row = len(self.trace_steps)
+                torch.div(csum[i], done, out=self.trace[row])
+                self.trace_steps.append(done)
+                self.next_trace = (done // self.trace_every + 1) * self.trace_every
+        self.log_sum.copy_(csum[-1])
+        self.n = 0
+
+
+class Frame:
+    """The orthonormal frame ``Q`` and the QR schedule: every `reortho_every` steps (or the
+    adaptive ``"auto"`` blocks), and always at the end of the transient and of the run."""
+
+    def __init__(self, Q, acc: LogRAccumulator, *, T: int, transient: int, reortho_every):
+        self.Q, self.acc, self.T, self.transient = Q, acc, T, transient
+        self.auto = reortho_every == "auto"
+        self.every = 1 if self.auto else reortho_every
+        self.next_qr = self.every
+        self.last_qr = 0
+        # "auto": aim at half the allowed ln κ per block, so a block whose local expansion
+        # rates are twice those of the previous one still stays within it
+        self.aim = 0.5 * auto_log_condition(Q.dtype)
+        self.overflow = 0.25 * math.log(torch.finfo(Q.dtype).max)  # |ln| growth of a block
+
+    def update(self, t: int, Z) -> None:
+        """Take ``Z = J_t Q_{t-1}``; re-orthonormalise if step ``t`` is a QR step."""
+        if t != self.next_qr and t != self.T and t != self.transient:
+            self.Q = Z
+            return
+        if Z.shape[-2] >= _GEQRF_MIN_STATE:  # LAPACK geqrf + orgqr directly: no R, no triu copy
+            a, tau = torch.geqrf(Z)
+            self.Q, diag_r = torch.linalg.householder_product(a, tau), a.diagonal(dim1=-2, dim2=-1)
+        else:  # small frames: fewer calls
+            self.Q, R = torch.linalg.qr(Z)
+            diag_r = R.diagonal(dim1=-2, dim2=-1)
+        if t > self.transient:
+            self.acc.push(diag_r, t - self.transient)
+        if self.auto:
+            self._adapt(diag_r, t - self.last_qr)
+        self.last_qr = t
+        self.next_qr = t + self.every if self.auto else (t // self.every + 1) * self.every
+
+    def _adapt(self, diag_r, block: int) -> None:
+        """Next block length from this block's per-step ``ln κ ≈ ln(max|R_ii|/min|R_ii|)``
+        (the spread of the local exponents), and from ``max |ln|R_ii||`` against a quarter
+        of the dtype's exponent range (over/underflow of the unnormalised frame). One host
+        synchronisation per QR."""
+        logs = diag_r.abs().log()
+        rate = torch.maximum((logs.amax(-1) - logs.amin(-1)) / self.aim,
+                             logs.abs().amax(-1) / self.overflow)  # per trajectory, ×block
+        rate = rate[torch.isfinite(rate)]
+        if rate.numel() == 0:  # every trajectory diverged: nothing to learn from
+            self.every = 1
+            return
+        r = float(rate.max()) / block  # fraction of the budget one step uses
+        self.every = _AUTO_MAX_EVERY if r * _AUTO_MAX_EVERY <= 1.0 else max(1, int(1.0 / r))
+
+
+def run_tangent(sys_, h, x, frame: Frame, bar):
+    """``Z = system.tangent_step(h, x_t, Q)`` step by step."""
+    for t in range(1, x.shape[1] + 1):
+        h, Z = sys_.tangent_step(h, x[:, t - 1], frame.Q)
+        frame.update(t, Z)
+        if bar is not None:
+            bar.update(1)
+    return h
+
+
+def run_jacobian(sys_, h, x, frame: Frame, bar):
+    """States of a chunk by ``system.step``, their Jacobians in one call, then ``Z = J_t Q``."""
+    B, T, d = x.shape
+    S = sys_.state_size
+    chunk = max(1, min(T, _MAX_CHUNK, _CHUNK_ELEMENTS // (B * S * S)))
+    before = torch.empty(chunk, B, S, dtype=h.dtype, device=h.device)  # h_{t-1} of each step
+    for start in range(0, T, chunk):
+        xs = x[:, start:start + chunk].transpose(0, 1)  # (c, B, d)
+        c = xs.shape[0]
+        for j in range(c):
+            before[j].copy_(h)
+            h = sys_.step(h, xs[j])
+        J = sys_.jacobian(before[:c].reshape(c * B, S), xs.reshape(c * B, d)).view(c, B, S, S)
+        for j in range(c):
+            frame.update(start + j + 1, torch.matmul(J[j], frame.Q))
+        if bar is not None:
+            bar.update(c)
+    return h
