@@ -158,4 +158,5 @@ def test_starts_whose_map_is_not_finite_are_diverged_and_never_searched():
         ds = dynalysis.find_fixed_points(boom, starts=torch.tensor([[0.0], [1.0], [-2.0]], dtype=F64))
     assert ds.diverged.values.tolist() == [1, 1, 1] and ds.sizes["fixed_point"] == 0
     assert np.isnan(ds.start_q.values).all()
-    assert calls == [3]  # one evaluation of q at the starts, no search step
+    assert [c for c in calls if c > 1] == [3]  # one evaluation of q at the starts (besides the
+    # one-row dtype probe of MapSystem.to), no search step
