@@ -256,7 +256,8 @@ def pseudospectra(matrix_or_system, *, epsilons=(1e-3, 1e-2, 1e-1), grid=100, at
         ``abscissa_residual`` (``|σ_min(z*) − ε|/ε`` by a dense SVD: the accuracy reached);
         scalars ``spectral_radius``, ``spectral_abscissa``, ``kreiss_lower_bound`` and
         ``kreiss_point``. Attributes ``matrix_source``, ``sigma_min_method``,
-        ``boundary_method``, ``kreiss_method``, ``grid_spacing``.
+        ``boundary_method``, ``kreiss_method``, ``grid_spacing``. Read the grid axes as
+        ``ds["real"]`` and ``ds["imag"]`` (``ds.real`` is xarray's real part of the Dataset).
 
     Warns
     -----
