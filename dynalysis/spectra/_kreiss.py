@@ -67,7 +67,7 @@ def kreiss_lower_bound(T: np.ndarray, *, real: bool, seed: int = 0, device=None)
 
     starts = _local_maxima(ratio)[:_N_STARTS]
     p0 = np.array([[np.log(S[i, j]), TH[i, j]] for i, j in starts])
-    steps = np.array([np.log(s[1] / s[0]), theta[1] - theta[0]])
+    steps = np.array([np.log(s[1] / s[0]), (np.pi if real else 2 * np.pi) / _N_THETA])  # uniform spacings
     log_ratio, p = _compass_search(lambda q: _log_ratio(T, q, seed, device), p0, steps)
     k = int(np.argmax(log_ratio))
     if log_ratio[k] <= 0:  # nothing beats the limit 1 at |z| → ∞

@@ -244,7 +244,7 @@ def pseudospectra(matrix_or_system, *, epsilons=(1e-3, 1e-2, 1e-1), grid=100, at
     seed : int, default 0
         Seed of the Lanczos start vector.
     device : optional
-        Torch device of the batched triangular solves (a GPU speeds up large grids).
+        Torch device of the batched triangular solves.
 
     Returns
     -------
