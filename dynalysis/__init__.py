@@ -26,8 +26,10 @@ if TYPE_CHECKING:  # the public API (read at run time by _public_names)
     from ._core.inputs import task_inputs, zero_inputs
     from .lyapunov.spectrum import kaplan_yorke_dimension, lyapunov_spectrum
     from .spectra.jacobian import jacobian_eigenvalues
+    from .spectra.pseudospectra import pseudospectra
     from .fixed_points.search import find_fixed_points
     from .nonnormal.measures import nonnormality
+    from .nonnormal.transient import transient_growth
     from .memory.kernel import memory_kernel
     from .memory.capacity import memory_capacity
     from .memory.fisher import fisher_memory_curve

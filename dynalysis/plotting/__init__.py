@@ -6,6 +6,8 @@ from .jacobian import plot_jacobian as plot_jacobian
 from .lyapunov import plot_lyapunov as plot_lyapunov
 from .memory import plot_memory as plot_memory
 from .nonnormality import plot_nonnormality as plot_nonnormality
+from .pseudospectra import plot_pseudospectra as plot_pseudospectra
+from .transient import plot_transient_growth as plot_transient_growth
 
 PLOTTERS = {
     "lyapunov": plot_lyapunov,
@@ -16,6 +18,8 @@ PLOTTERS = {
     "memory_kernel": plot_memory,
     "memory_capacity": plot_memory,
     "fisher_memory": plot_memory,
+    "pseudospectra": plot_pseudospectra,
+    "transient_growth": plot_transient_growth,
 }
 
 
