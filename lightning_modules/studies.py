@@ -138,7 +138,7 @@ def unlabelled_axes(fig) -> list[str]:
         title = ax.get_title() or ax.get_title(loc="left") or f"axes {k}"
         if ax.get_label() == "<colorbar>":
             if not (ax.get_xlabel() or ax.get_ylabel()):
-                missing.append(f"colorbar of '{title}'")
+                missing.append(f"label of the colorbar (axes {k})")
             continue
         if not (ax.lines or ax.collections or ax.images or ax.patches):
             continue
@@ -166,7 +166,7 @@ def save_figure(fig, path: str | Path, *, dpi: int = FIGURE_DPI) -> Path:
                          + ", ".join(missing))
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
+    fig.savefig(path, dpi=dpi, bbox_inches="tight")  # nothing clipped at the edges
     plt.close(fig)
     return path
 
@@ -180,6 +180,7 @@ class Study:
         The study's folder under ``analyses/`` and the stem of the combined results file.
     sizes : mapping
         ``{size: config}``; ``--size`` chooses one (default ``"small"``), `config` is a copy.
+        Adding a size is adding an entry.
     plan : callable
         ``plan(config) -> list[PlannedRun]``: the training runs of one size, in order.
     script : path-like
@@ -218,8 +219,9 @@ class Study:
         self._parser = p = argparse.ArgumentParser(
             prog=str(_relative(script)), description=description,
             formatter_class=argparse.RawDescriptionHelpFormatter)
-        p.add_argument("--size", choices=tuple(sizes), default="small",
-                       help="budget of the runs (default: small)")
+        default = "small" if "small" in sizes else next(iter(sizes))
+        p.add_argument("--size", choices=tuple(sizes), default=default,
+                       help=f"budget of the runs (default: {default})")
         p.add_argument("--out", type=Path, default=None,
                        help=f"results folder (default: analyses/{name}/results/SIZE)")
         p.add_argument("--overwrite", action="store_true",

@@ -44,7 +44,7 @@ def tomita_accuracy(tom: list[tuple], inits):
     ax.set_xlabel("initializer")
     ax.set_ylabel("Tomita grammar")
     ax.set_title("Vanilla RNN, Tomita test accuracy (longer strings), mean ± sd over seeds")
-    fig.colorbar(im, ax=ax, label="test accuracy (mean over seeds)")
+    fig.colorbar(im, ax=ax, label="test accuracy")
     return fig
 
 

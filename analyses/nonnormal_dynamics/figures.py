@@ -25,13 +25,10 @@ def make(study, ds: xr.Dataset) -> None:
 def success_grid(ds: xr.Dataset, tasks, inits):
     """(initialiser, scale) × learning rate grid of val loss / chance, successes ticked."""
     lrs = sorted(set(ds.lr.values.tolist()))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 4.2), squeeze=False)
+    rows = [(init, s) for init in inits for s in sorted(set(ds.scale.values[ds.init.values == init].tolist()))]
+    fig, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 4.2), squeeze=False, sharey=True)
     for ax, task in zip(axes[0], tasks):
-        rows = []
-        for init in inits:
-            for s in sorted(set(ds.scale.values[(ds.task.values == task) & (ds.init.values == init)].tolist())):
-                rows.append((init, s))
-        grid = np.full((len(rows), len(lrs)), np.nan)
+        grid = np.full((len(rows), len(lrs)), np.nan)  # NaN (blank): not run for this task
         succ = np.zeros_like(grid, dtype=bool)
         for r, (init, s) in enumerate(rows):
             for c, lr in enumerate(lrs):
@@ -43,11 +40,11 @@ def success_grid(ds: xr.Dataset, tasks, inits):
         for r, c in zip(*np.nonzero(succ)):
             ax.text(c, r, "✓", ha="center", va="center", color="w", fontsize=13)
         ax.set_xticks(range(len(lrs)), [f"{lr:.0e}" for lr in lrs])
-        ax.set_yticks(range(len(rows)), [f"{INIT_LABELS[i]}={s:g}" for i, s in rows])
         ax.set_xlabel("learning rate (RMSprop)")
-        ax.set_ylabel("initialiser = scale")
         ax.set_title(f"{task}: val loss / chance (✓ = < 0.5)")
-        fig.colorbar(im, ax=ax, shrink=0.8, label="val loss / chance (mean over seeds)")
+        fig.colorbar(im, ax=ax, shrink=0.8, label="val loss / chance")
+    axes[0, 0].set_yticks(range(len(rows)), [f"{INIT_LABELS[i]}={s:g}" for i, s in rows])
+    axes[0, 0].set_ylabel("initialiser = scale")
     return fig
 
 
