@@ -47,6 +47,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 
 __all__ = ["FIGURE_DPI", "PlannedRun", "Study", "quiet_lightning", "save_figure", "task_shape",
            "unlabelled_axes"]
@@ -244,7 +245,7 @@ class Study:
         self._t_run = self._t0
 
     # --- before the first run -----------------------------------------------------------
-    def error(self, message: str) -> None:
+    def error(self, message: str) -> NoReturn:
         """Exit with status 2 and a one-line message (a bad option), before anything is written."""
         self._parser.error(message)
 
@@ -257,6 +258,8 @@ class Study:
         if self.args.dry_run:
             print(self.describe_plan())
             return False
+        if self.out.exists() and not self.out.is_dir():
+            self.error(f"--out {self.out} is a file; pass a folder")
         if self.out.exists() and any(self.out.iterdir()):
             if not self.args.overwrite:
                 self.error(f"{self.out} is not empty; pass --overwrite to replace its results "
@@ -282,8 +285,9 @@ class Study:
         seq = sum(r.sequence_steps for r in runs)
         lines += [f"total: {steps} optimiser steps, {seq:.3g} training sequence-steps",
                   f"estimated wall time: {self._estimate(seq)}"]
-        state = ("not empty: a real run needs --overwrite" if self.out.exists() and any(self.out.iterdir())
-                 else "would be created")
+        state = ("not a folder" if self.out.exists() and not self.out.is_dir() else
+                 "not empty: a real run needs --overwrite" if self.out.exists() and any(self.out.iterdir())
+                 else "empty or absent: a real run writes there")
         lines += [f"results folder: {self.out} ({state})", "dry run: nothing was trained or written"]
         return "\n".join(lines)
 
@@ -368,8 +372,11 @@ def _relative(path: Path) -> Path:
 
 
 def _duration(seconds: float) -> str:
+    """``~45 s``, ``~12 min``, ``~5.5 h`` or ``~38 days``."""
     if seconds < 120:
         return f"~{seconds:.0f} s"
     if seconds < 7200:
         return f"~{seconds / 60:.0f} min"
-    return f"~{seconds / 3600:.1f} h"
+    if seconds < 72 * 3600:
+        return f"~{seconds / 3600:.1f} h"
+    return f"~{seconds / 86400:.0f} days"

@@ -59,6 +59,10 @@ def test_a_non_empty_out_is_refused_without_overwrite(tmp_path, capsys):
     assert "is not empty; pass --overwrite" in capsys.readouterr().err
     assert (tmp_path / "REPORT.md").read_text() == "earlier results"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["REPORT.md"]
+    with pytest.raises(SystemExit) as exc:  # --out naming a file
+        toy(tmp_path / "REPORT.md", "--overwrite").start()
+    assert exc.value.code == 2 and "is a file" in capsys.readouterr().err
+    assert (tmp_path / "REPORT.md").read_text() == "earlier results"
 
 
 def test_overwrite_replaces_the_study_outputs_only(tmp_path):
@@ -136,14 +140,35 @@ def _run_study(study: str, *args: str) -> subprocess.CompletedProcess:
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
 
-@pytest.mark.parametrize("study", STUDIES)
-def test_every_study_plans_the_paper_size_without_writing(study, tmp_path):
-    out = tmp_path / "paper"
-    proc = _run_study(study, "--size", "paper", "--dry-run", "--out", str(out))
+# Runs every study's script as __main__ in one interpreter (one import of torch and Lightning);
+# each study's sibling modules (report.py, figures.py) are forgotten before the next study.
+DRY_RUN_ALL = """
+import runpy, sys
+root, out, studies = sys.argv[1], sys.argv[2], sys.argv[3:]
+for name in studies:
+    for m in ("study", "report", "figures"):
+        sys.modules.pop(m, None)
+    script = f"{root}/analyses/{name}/study.py"
+    sys.path.insert(0, f"{root}/analyses/{name}")
+    sys.argv = [script, "--size", "paper", "--dry-run", "--out", f"{out}/{name}"]
+    print(f"=== {name}", flush=True)
+    runpy.run_path(script, run_name="__main__")
+    sys.path.pop(0)
+"""
+
+
+def test_every_study_plans_the_paper_size_without_writing(tmp_path):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    proc = subprocess.run([sys.executable, "-c", DRY_RUN_ALL, str(ROOT), str(tmp_path), *STUDIES],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert f"{study}, size paper:" in proc.stdout and "estimated wall time: ~" in proc.stdout
-    assert "dry run: nothing was trained or written" in proc.stdout
-    assert not out.exists() and not (ROOT / "analyses" / study / "results" / "paper").exists()
+    outputs = proc.stdout.split("=== ")[1:]
+    assert [o.split()[0] for o in outputs] == list(STUDIES)
+    for study, text in zip(STUDIES, outputs):
+        assert f"{study}, size paper:" in text and "estimated wall time: ~" in text, study
+        assert "dry run: nothing was trained or written" in text, study
+        assert not (ROOT / "analyses" / study / "results" / "paper").exists()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_study_refuses_a_non_empty_out_from_the_command_line(tmp_path):

@@ -22,6 +22,8 @@ The REPORT.md text is written by report.py, the figures by figures.py (beside th
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 import xarray as xr
@@ -96,15 +98,12 @@ def plan(cfg: dict) -> list[PlannedRun]:
         for task, topts in b["tasks"]:
             n_train, seq_len = task_shape(task, topts)
             setting = report.setting_label(task, topts.get("grammar", 0))
-            for cell in b["cells"]:
-                for init in b["inits"]:
-                    for seed in b["seeds"]:
-                        runs.append(PlannedRun(
-                            f"{setting}_{cell}_{init}_seed{seed}",
-                            f"task={setting} cell={cell} init={init} seed={seed}",
-                            epochs=b["epochs"], n_train=n_train, seq_len=seq_len,
-                            batch_size=b["batch_size"], hidden_size=b["hidden"],
-                            spec=dict(cell=cell, task=task, topts=topts, init=init, seed=seed)))
+            for cell, init, seed in itertools.product(b["cells"], b["inits"], b["seeds"]):
+                runs.append(PlannedRun(f"{setting}_{cell}_{init}_seed{seed}",
+                                       f"task={setting} cell={cell} init={init} seed={seed}",
+                                       epochs=b["epochs"], n_train=n_train, seq_len=seq_len,
+                                       batch_size=b["batch_size"], hidden_size=b["hidden"],
+                                       spec=dict(cell=cell, task=task, topts=topts, init=init, seed=seed)))
     return runs
 
 

@@ -28,6 +28,7 @@ written by report.py, the figures by figures.py (beside this file).
 from __future__ import annotations
 
 import csv
+import itertools
 import warnings
 
 import numpy as np
@@ -92,15 +93,12 @@ def plan(cfg: dict) -> list[PlannedRun]:
     for task, tcfg in cfg["tasks"].items():
         n_train, seq_len = task_shape(task, tcfg["task"])
         for init, scales in cfg["scales"].items():
-            for s in scales:
-                for lr in cfg["lrs"]:
-                    for seed in cfg["seeds"]:
-                        runs.append(PlannedRun(
-                            f"{task}_{init}_{s:g}_lr{lr:.0e}_seed{seed}",
-                            f"task={task} init={init} scale={s:g} lr={lr:.0e} seed={seed}",
-                            epochs=tcfg["epochs"], n_train=n_train, seq_len=seq_len,
-                            batch_size=cfg["batch_size"], hidden_size=cfg["hidden"],
-                            spec=dict(task=task, init=init, scale=s, lr=lr, seed=seed)))
+            for s, lr, seed in itertools.product(scales, cfg["lrs"], cfg["seeds"]):
+                runs.append(PlannedRun(f"{task}_{init}_{s:g}_lr{lr:.0e}_seed{seed}",
+                                       f"task={task} init={init} scale={s:g} lr={lr:.0e} seed={seed}",
+                                       epochs=tcfg["epochs"], n_train=n_train, seq_len=seq_len,
+                                       batch_size=cfg["batch_size"], hidden_size=cfg["hidden"],
+                                       spec=dict(task=task, init=init, scale=s, lr=lr, seed=seed)))
     return runs
 
 
