@@ -18,40 +18,30 @@ Run (from the repository root)::
 
     .venv/bin/python analyses/nonnormal_dynamics/study.py                 # small, ~10 min CPU
     .venv/bin/python analyses/nonnormal_dynamics/study.py --size paper    # the paper's sizes
+    .venv/bin/python analyses/nonnormal_dynamics/study.py --size paper --dry-run   # plan, cost
 
 Writes OUT/runs/*.nc (one per training run), OUT/nonnormal_dynamics.nc (runs combined along
 ``run``, plus the Fisher memory curves along ``fisher_case``), OUT/figures/*.png and
-OUT/REPORT.md; checkpoints go to OUT/checkpoints/ (not committed).
+OUT/REPORT.md; checkpoints go to OUT/checkpoints/ (not committed). The REPORT.md text is
+written by report.py, the figures by figures.py (beside this file).
 """
 from __future__ import annotations
 
-import time
-
-T_START = time.time()  # wall time is reported from here, imports included
-
-import argparse
 import csv
-import shutil
-import sys
+import itertools
 import warnings
-from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pytorch_lightning as pl
+import xarray as xr
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytorch_lightning as pl  # noqa: E402
-import xarray as xr  # noqa: E402
-
-import dynalysis  # noqa: E402
-from dynalysis.models import build_model  # noqa: E402
-from dynalysis.models import initializers as I  # noqa: E402
-from lightning_modules import train_run  # noqa: E402
-from lightning_modules.studies import how_made, quiet_lightning, study_command  # noqa: E402
-
-STUDY = "nonnormal_dynamics"
-HERE = Path(__file__).resolve().parent
+import dynalysis
+import figures
+import report
+from dynalysis.models import build_model
+from dynalysis.models import initializers as I
+from lightning_modules import train_run
+from lightning_modules.studies import PlannedRun, Study, task_shape
 
 # Scale grids: chain α ∈ [0.99, 1.05], feedback β ∈ [0.01, 0.07] at α = 0.99 (docs/science.md §3);
 # for λI and λQ the paper's range is not in docs/science.md: [0.97, 1.05] is our choice.
@@ -93,13 +83,23 @@ SIZES = {
 FISHER_N, FISHER_MAX_LAG = 100, 150  # the closed forms of docs/science.md are stated at N = 100
 FISHER_CASES = [("chain", 0.99), ("chain", 1.0), ("chain", 1.05), ("chain_feedback", 0.02),
                 ("chain_feedback", 0.07), ("identity", 0.99), ("orthogonal", 0.99)]
-INIT_LABELS = {"identity": "identity λI", "orthogonal": "orthogonal λQ", "chain": "chain α",
-               "chain_feedback": "feedback chain β"}
-PAPER_COPY = {"identity": (0, 594), "orthogonal": (0, 594), "chain": (46, 462), "chain_feedback": (11, 462)}
-PAPER_HENRICI = {("adding", "identity"): 2.33, ("adding", "orthogonal"): 2.74}
-
-
 MOTIF_K = 5  # order differences summarised by the chain-motif asymmetry
+MEASURED_WALL_S = {"small": 390.0}  # results/small/REPORT.md: 6.5 min
+
+
+def plan(cfg: dict) -> list[PlannedRun]:
+    """Every (task, initialiser, scale, learning rate, seed), in the order they train."""
+    runs = []
+    for task, tcfg in cfg["tasks"].items():
+        n_train, seq_len = task_shape(task, tcfg["task"])
+        for init, scales in cfg["scales"].items():
+            for s, lr, seed in itertools.product(scales, cfg["lrs"], cfg["seeds"]):
+                runs.append(PlannedRun(f"{task}_{init}_{s:g}_lr{lr:.0e}_seed{seed}",
+                                       f"task={task} init={init} scale={s:g} lr={lr:.0e} seed={seed}",
+                                       epochs=tcfg["epochs"], n_train=n_train, seq_len=seq_len,
+                                       batch_size=cfg["batch_size"], hidden_size=cfg["hidden"],
+                                       spec=dict(task=task, init=init, scale=s, lr=lr, seed=seed)))
+    return runs
 
 
 def motif_asymmetry(profile: xr.DataArray) -> float:
@@ -121,18 +121,28 @@ def cell_options(init: str, scale: float, nonlinearity: str, seed: int) -> dict:
                 input_init_options={"gain": 0.9, "fan": "out"}, seed=seed)
 
 
-def run_one(out: Path, name: str, task: str, tcfg: dict, init: str, scale: float, lr: float,
-            seed: int, cfg: dict, overwrite: bool) -> xr.Dataset:
-    """Train one network, analyse its initial and trained recurrent matrix, save runs/NAME.nc."""
+LABELS = {  # variable: (long_name, units)
+    "val_loss": ("final validation loss", "nat"),
+    "chance_loss": ("loss of the best input-independent predictor", "nat"),
+    "loss_over_chance": ("validation loss / chance loss", "1"),
+    "success": ("val loss < 50% of chance (Orhan & Pitkow's criterion)", "1"),
+    "epochs_run": ("training epochs run (early stop at val loss 0.0025)", "1"),
+}
+
+
+def run_one(study: Study, run: PlannedRun) -> xr.Dataset:
+    """Train one network; analyse its initial and trained recurrent matrix."""
+    task, init, scale, lr, seed = (run.spec[k] for k in ("task", "init", "scale", "lr", "seed"))
+    cfg, tcfg = study.config, study.config["tasks"][task]
     opts = cell_options(init, scale, tcfg["nonlinearity"], seed)
-    shutil.rmtree(out / "checkpoints" / name, ignore_errors=True)  # a fresh run folder, no stale last.ckpt
+    root = study.checkpoint_dir(run.name)
     stop = pl.callbacks.EarlyStopping(monitor="val_loss", stopping_threshold=0.0025, patience=10 ** 6)
-    res = train_run(cell="elman", task=task, root_dir=out / "checkpoints" / name,
-                    hidden_size=cfg["hidden"], cell_options=opts, task_options=tcfg["task"],
-                    max_epochs=tcfg["epochs"], batch_size=cfg["batch_size"], optimizer="rmsprop",
-                    lr=lr, gradient_clip_val=10.0, seed=seed, callbacks=[stop])
+    res = train_run(cell="elman", task=task, root_dir=root, hidden_size=run.hidden_size,
+                    cell_options=opts, task_options=tcfg["task"], max_epochs=run.epochs,
+                    batch_size=run.batch_size, optimizer="rmsprop", lr=lr, gradient_clip_val=10.0,
+                    seed=seed, callbacks=[stop])
     trained = dynalysis.load_checkpoint(res.checkpoint)
-    initial = build_model("elman", input_size=trained.input_size, hidden_size=cfg["hidden"],
+    initial = build_model("elman", input_size=trained.input_size, hidden_size=run.hidden_size,
                           output_size=trained.output_size, **opts)
     with warnings.catch_warnings():  # unreliable Henrici values are flagged in the data
         warnings.simplefilter("ignore", dynalysis.NumericalReliabilityWarning)
@@ -153,15 +163,9 @@ def run_one(out: Path, name: str, task: str, tcfg: dict, init: str, scale: float
     ds["chance_loss"] = res.chance_loss
     ds["loss_over_chance"] = res.metrics["val_loss"] / res.chance_loss
     ds["success"] = np.int8(res.success)
-    with open(out / "checkpoints" / name / "metrics.csv") as f:
+    with open(root / "metrics.csv") as f:
         ds["epochs_run"] = sum(1 for row in csv.DictReader(f) if row.get("val_loss"))
-    for var, (long_name, units) in {
-        "val_loss": ("final validation loss", "nat"),
-        "chance_loss": ("loss of the best input-independent predictor", "nat"),
-        "loss_over_chance": ("validation loss / chance loss", "1"),
-        "success": ("val loss < 50% of chance (Orhan & Pitkow's criterion)", "1"),
-        "epochs_run": ("training epochs run (early stop at val loss 0.0025)", "1"),
-    }.items():
+    for var, (long_name, units) in LABELS.items():
         ds[var].attrs.update(long_name=long_name, units=units)
     if task == "adding":
         for v in ("val_loss", "chance_loss"):
@@ -169,11 +173,9 @@ def run_one(out: Path, name: str, task: str, tcfg: dict, init: str, scale: float
     for k in ds.data_vars:
         if k.startswith(("initial_", "trained_")) and "long_name" in ds[k].attrs:
             ds[k].attrs["long_name"] = k.split("_")[0] + " W: " + ds[k].attrs["long_name"]
-    ds = ds.expand_dims(run=[name]).assign_coords(
+    return ds.expand_dims(run=[run.name]).assign_coords(
         task=("run", [task]), init=("run", [init]), scale=("run", [float(scale)]),
         lr=("run", [float(lr)]), seed=("run", [int(seed)]))
-    dynalysis.save_results(ds, out / "runs" / f"{name}.nc", overwrite=overwrite)
-    return ds
 
 
 def fisher_memory() -> tuple[xr.Dataset, float]:
@@ -210,279 +212,26 @@ def fisher_memory() -> tuple[xr.Dataset, float]:
     return out, worst
 
 
-def figures(ds: xr.Dataset, figdir: Path) -> list[str]:
-    figdir.mkdir(parents=True, exist_ok=True)
-    tasks = list(dict.fromkeys(ds.task.values.tolist()))
-    inits = [i for i in INIT_LABELS if i in set(ds.init.values.tolist())]
-    lrs = sorted(set(ds.lr.values.tolist()))
-    names = []
-
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5.2 * len(tasks), 4.2), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
-        rows = []
-        for init in inits:
-            for s in sorted(set(ds.scale.values[(ds.task.values == task) & (ds.init.values == init)].tolist())):
-                rows.append((init, s))
-        grid = np.full((len(rows), len(lrs)), np.nan)
-        succ = np.zeros_like(grid, dtype=bool)
-        for r, (init, s) in enumerate(rows):
-            for c, lr in enumerate(lrs):
-                m = (ds.task.values == task) & (ds.init.values == init) & (ds.scale.values == s) & (ds.lr.values == lr)
-                if m.any():
-                    grid[r, c] = float(ds.loss_over_chance.values[m].mean())
-                    succ[r, c] = bool(ds.success.values[m].any())
-        im = ax.imshow(grid, cmap="viridis_r", vmin=0, vmax=1.2, aspect="auto")
-        for r, c in zip(*np.nonzero(succ)):
-            ax.text(c, r, "✓", ha="center", va="center", color="w", fontsize=13)
-        ax.set_xticks(range(len(lrs)), [f"{lr:.0e}" for lr in lrs])
-        ax.set_yticks(range(len(rows)), [f"{INIT_LABELS[i]}={s:g}" for i, s in rows])
-        ax.set_xlabel("learning rate (RMSprop)")
-        ax.set_title(f"{task}: val loss / chance (✓ = < 0.5)")
-        fig.colorbar(im, ax=ax, shrink=0.8)
-    fig.tight_layout()
-    fig.savefig(figdir / "success_grid.png", dpi=110)
-    plt.close(fig)
-    names.append("success_grid.png")
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    lag = ds.lag.values
-    for case in ds.fisher_case.values:
-        J = ds.fisher_memory.sel(fisher_case=case).values
-        tot = float(ds.fisher_memory_total.sel(fisher_case=case))
-        ls = "--" if str(case).startswith("identity") else "-"  # identity and λQ curves coincide
-        ax.loglog(lag + 1, np.where(J > 0, J, np.nan), ls, label=f"{case} (J_tot={tot:.2f})")
-    ax.loglog(lag + 1, 1.0 / (lag + 1), "k:", lw=1, label="1/(k+1): chain α=1 closed form")
-    ax.set_xlabel("lag k + 1 (steps)")
-    ax.set_ylabel("Fisher memory J(k)")
-    ax.set_ylim(1e-4, 1.5)
-    ax.set_title(f"Fisher memory of the initial matrices (N = {FISHER_N})")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(figdir / "fisher_memory.png", dpi=110)
-    plt.close(fig)
-    names.append("fisher_memory.png")
-
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 4), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
-        for j, init in enumerate(inits):
-            m = (ds.task.values == task) & (ds.init.values == init)
-            x0, x1 = ds.initial_henrici.values[m], ds.trained_henrici.values[m]
-            ax.scatter(np.full(m.sum(), j - 0.12), x0, marker="o", facecolors="none", edgecolors="C0",
-                       label="initial" if j == 0 else None)
-            ax.scatter(np.full(m.sum(), j + 0.12), x1, marker="o", color="C3",
-                       label="trained" if j == 0 else None)
-            if (task, init) in PAPER_HENRICI:
-                ax.scatter([j + 0.12], [PAPER_HENRICI[(task, init)]], marker="*", s=120, color="k",
-                           label="paper (trained, N=100)" if init == "identity" else None)
-        ax.set_xticks(range(len(inits)), [INIT_LABELS[i] for i in inits], rotation=15)
-        ax.set_ylabel("Henrici departure d(W)")
-        ax.set_title(f"{task}: non-normality before / after training")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(figdir / "henrici.png", dpi=110)
-    plt.close(fig)
-    names.append("henrici.png")
-
-    fig, axes = plt.subplots(1, len(tasks), figsize=(5 * len(tasks), 3.8), squeeze=False)
-    kmax = min(12, int(ds.order_difference.max()))
-    sub = ds.sel(order_difference=slice(-kmax, kmax))
-    for ax, task in zip(axes[0], tasks):
-        for init in inits:
-            m = (ds.task.values == task) & (ds.init.values == init)
-            prof = sub.trained_motif_profile.values[m].mean(0)
-            prof = np.where(sub.order_difference.values == 0, np.nan, prof)  # self-connections omitted
-            ax.plot(sub.order_difference, prof, "o-", ms=3, label=INIT_LABELS[init])
-        ax.axhline(0, color="k", lw=0.5)
-        ax.axvline(0, color="k", lw=0.5)
-        ax.set_xlabel("peak-time order difference i − j")
-        ax.set_ylabel("mean W_ij (trained; i = j omitted)")
-        ax.set_title(f"{task}: chain motif of trained networks")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(figdir / "chain_motif.png", dpi=110)
-    plt.close(fig)
-    names.append("chain_motif.png")
-
-    fig, axes = plt.subplots(1, len(tasks), figsize=(4.6 * len(tasks), 4.4), squeeze=False)
-    t = np.linspace(0, 2 * np.pi, 200)
-    for ax, task in zip(axes[0], tasks):
-        ax.plot(np.cos(t), np.sin(t), "k", lw=0.5)
-        for j, init in enumerate(inits):
-            ev = ds.trained_eigenvalue.values[(ds.task.values == task) & (ds.init.values == init)].ravel()
-            ax.scatter(ev.real, ev.imag, s=6, alpha=0.6, color=f"C{j}", label=INIT_LABELS[init])
-        ax.set_aspect("equal")
-        ax.set_xlabel("Re λ")
-        ax.set_ylabel("Im λ")
-        ax.set_title(f"{task}: eigenvalues of trained W")
-        ax.legend(fontsize=7, markerscale=2)
-    fig.tight_layout()
-    fig.savefig(figdir / "trained_eigenvalues.png", dpi=110)
-    plt.close(fig)
-    names.append("trained_eigenvalues.png")
-    return names
-
-
-def report(ds: xr.Dataset, fisher_err: float, cfg: dict, size: str, command: str, wall: float,
-           figs: list[str]) -> str:
-    tasks = list(dict.fromkeys(ds.task.values.tolist()))
-    inits = [i for i in INIT_LABELS if i in set(ds.init.values.tolist())]
-
-    def sel(task, init):
-        return (ds.task.values == task) & (ds.init.values == init)
-
-    def counts(task, init):
-        m = sel(task, init)
-        return int(ds.success.values[m].sum()), int(m.sum())
-
-    lines = [f"# Non-normal dynamics (Orhan & Pitkow, ICLR 2020) — size `{size}`", "",
-             "Vanilla (Elman) RNNs initialised as a feed-forward chain, a chain with feedback, a "
-             "scaled identity or a scaled orthogonal matrix, trained with RMSprop (grad-clip 10, "
-             f"batch {cfg['batch_size']}) on the copy and addition tasks. N = {cfg['hidden']}; "
-             + "; ".join(f"{t}: T = {c['task']['seq_len']}, {c['task']['n_train']} training sequences, "
-                         f"≤ {c['epochs']} epochs, {c['nonlinearity']}" for t, c in cfg["tasks"].items())
-             + f"; learning rates {', '.join(f'{v:g}' for v in cfg['lrs'])}; seeds {cfg['seeds']}; scales "
-             + "; ".join(f"{INIT_LABELS[i]} ∈ {{{', '.join(f'{s:g}' for s in v)}}}" for i, v in cfg["scales"].items())
-             + ". Success = validation loss < 50 % of the chance loss.", ""]
-    if size != "paper":
-        lines += ["**Reduced size.** The paper uses N = 100, copy T = 500, addition T = 750, 60 000 "
-                  "training sequences and up to 100 epochs over 9 or 7 scales × 11 learning rates × 6 "
-                  "seeds; this run is far smaller (above), so success counts are not comparable in "
-                  "absolute terms, only in their ordering across initialisers.", ""]
-    lines += ["## Success counts", "", "| task | initialiser | ours: successes / runs | best loss/chance | "
-              "median loss/chance | paper (copy) |", "|---|---|---|---|---|---|"]
-    for task in tasks:
-        for init in inits:
-            s, n = counts(task, init)
-            loc = ds.loss_over_chance.values[sel(task, init)]
-            paper = f"{PAPER_COPY[init][0]}/{PAPER_COPY[init][1]}" if task == "copy" else "—"
-            lines.append(f"| {task} | {INIT_LABELS[init]} | {s}/{n} | {np.nanmin(loc):.3f} | "
-                         f"{np.nanmedian(loc):.3f} | {paper} |")
-    chain_f = ds.fisher_memory_total.sel(fisher_case="chain 1.0").item()
-    normal_f = [ds.fisher_memory_total.sel(fisher_case=c).item() for c in ds.fisher_case.values
-                if ds.fisher_init.sel(fisher_case=c).item() in ("identity", "orthogonal")]
-    lines += ["", f"## Fisher memory of the initial matrices (N = {FISHER_N})", "",
-              "| quantity | closed form | ours |", "|---|---|---|",
-              f"| J_tot, chain α = 1, v = e_1 | H_100 = {np.sum(1 / np.arange(1, 101)):.4f} | {chain_f:.4f} |",
-              f"| max over k of abs(J(k) − closed form), chains α ∈ {{0.99, 1, 1.05}} | 0 | {fisher_err:.2e} |",
-              f"| J_tot, normal W (λI, λQ at 0.99) | 1 | {', '.join(f'{v:.6f}' for v in normal_f)} |"]
-    for c in ds.fisher_case.values:
-        if str(c).startswith("chain_feedback"):
-            lines.append(f"| J_tot, {c} (α = 0.99) | — | {ds.fisher_memory_total.sel(fisher_case=c).item():.4f} |")
-    lines += ["", "## Non-normality of trained networks (Henrici departure d, normalised d/‖W‖_F, chain motif)", "",
-              f"Chain-motif asymmetry: mean W_ij over pairs whose receiving unit peaks 1..{MOTIF_K} ranks later "
-              "than the sending unit, minus the reverse order (0 for a normal W's symmetric profile; "
-              "positive for sequential, chain-like connectivity).", "",
-              "| task | initialiser | d initial | d trained (mean ± sd) | d/‖W‖_F trained | paper d trained (N = 100) "
-              "| motif asymmetry initial → trained |",
-              "|---|---|---|---|---|---|---|"]
-    for task in tasks:
-        for init in inits:
-            m = sel(task, init)
-            d0, d1 = ds.initial_henrici.values[m], ds.trained_henrici.values[m]
-            dn = ds.trained_henrici_normalized.values[m]
-            paper = PAPER_HENRICI.get((task, init))
-            a0, a1 = ds.initial_motif_asymmetry.values[m], ds.trained_motif_asymmetry.values[m]
-            lines.append(f"| {task} | {INIT_LABELS[init]} | {np.mean(d0):.3f} | {np.mean(d1):.3f} ± "
-                         f"{np.std(d1):.3f} | {np.mean(dn):.3f} | {paper if paper else '—'} | "
-                         f"{np.mean(a0):.3f} → {np.mean(a1):.3f} |")
-    unreliable = int((ds.trained_henrici_reliable.values == 0).sum())
-    lines += ["", f"Henrici values flagged numerically unreliable: {unreliable} of {ds.sizes['run']}. "
-              "The paper's psMNIST values (1.01 identity / 2.72 orthogonal) are not run here.", ""]
-
-    # the verdict, computed from the numbers above
-    cs = {i: counts("copy", i) for i in inits} if "copy" in tasks else {}
-    chain_s = sum(cs[i][0] for i in ("chain", "chain_feedback") if i in cs)
-    normal_s = sum(cs[i][0] for i in ("identity", "orthogonal") if i in cs)
-    med = {i: float(np.nanmedian(ds.loss_over_chance.values[sel("copy", i)])) for i in inits} if cs else {}
-    if not cs:
-        copy_verdict = "not run"
-    elif chain_s > 0 and normal_s == 0:
-        copy_verdict = (f"**yes** — chain-type initialisations succeeded in {chain_s} runs, identity and "
-                        "orthogonal in none")
-    elif chain_s > normal_s:
-        copy_verdict = (f"**partly** — chain-type initialisations succeeded more often ({chain_s} vs "
-                        f"{normal_s} runs), but identity/orthogonal were not always at chance")
-    elif chain_s == 0 and normal_s == 0:
-        better = min(med["chain"], med["chain_feedback"]) < min(med["identity"], med["orthogonal"])
-        copy_verdict = ("**no** (at this size) — no run reached the success criterion; median loss/chance "
-                        + ", ".join(f"{INIT_LABELS[i]} {med[i]:.3f}" for i in inits)
-                        + (", so the chains got further below chance, the direction of the paper's claim"
-                           if better else ", so not even the direction of the paper's claim shows"))
-    else:
-        copy_verdict = (f"**no** — identity/orthogonal succeeded in {normal_s} runs, chain-type in {chain_s}")
-    h = {i: float(np.mean(ds.trained_henrici.values[sel("adding", i)])) for i in inits} if "adding" in tasks else {}
-    h0 = {i: float(np.mean(ds.initial_henrici.values[sel("adding", i)])) for i in inits} if h else {}
-    if h:
-        grew = h["identity"] > h0["identity"] and h["orthogonal"] > h0["orthogonal"]
-        order = h["orthogonal"] > h["identity"]
-        henrici_verdict = (("**yes**" if grew and order else "**partly**" if grew or order else "**no**")
-                           + f" — trained d: identity init {h['identity']:.3f}, orthogonal init "
-                           f"{h['orthogonal']:.3f} (paper 2.33 / 2.74 at N = 100); training "
-                           + ("raised d above its initial 0 for both" if grew else "did not raise d for both")
-                           + ("; orthogonal-initialised nets end more non-normal, as in the paper"
-                              if order else "; the paper's ordering (orthogonal > identity) does not hold"))
-    else:
-        henrici_verdict = "not run"
-    fisher_ok = abs(chain_f - np.sum(1 / np.arange(1, 101))) < 1e-6 and fisher_err < 1e-6 and \
-        all(abs(v - 1) < 1e-6 for v in normal_f)
-    motif_txt = "; ".join(
-        f"{task}, {INIT_LABELS[i]}: {np.mean(ds.initial_motif_asymmetry.values[sel(task, i)]):.3f} → "
-        f"{np.mean(ds.trained_motif_asymmetry.values[sel(task, i)]):.3f}"
-        for task in tasks for i in ("identity", "orthogonal") if i in inits)
-    grown = all(np.mean(ds.trained_motif_asymmetry.values[sel(task, i)])
-                > max(np.mean(ds.initial_motif_asymmetry.values[sel(task, i)]), 0.0)
-                for task in tasks for i in ("identity", "orthogonal") if i in inits)
-    lines += ["## Did it reproduce?", "",
-              f"Copy-task advantage of non-normal chains: {copy_verdict}. "
-              f"Fisher memory closed forms: **{'yes' if fisher_ok else 'no'}** (J_tot of the α = 1 chain "
-              f"{chain_f:.4f} vs H_100; tolerance 1e-6 on every comparison; chain curves match the "
-              f"formula to {fisher_err:.1e}). Non-normality grown by training on the addition task: {henrici_verdict}. "
-              f"Chain motif in networks trained from normal initialisations (asymmetry initial → trained: {motif_txt}): "
-              + ("**yes**, training raised a positive (chain-like) asymmetry in every case. " if grown else
-                 "**not in every case** (training did not raise a positive asymmetry everywhere). ") +
-              "Absolute Henrici values depend on N (d grows like √N for a chain), so our N = "
-              f"{cfg['hidden']} values are compared with the paper's by direction, not magnitude.", "",
-              "## Figures", ""] + [f"![{f}](figures/{f})" for f in figs] + [
-              ""] + how_made(command, size, wall, ds.sizes["run"])
-    return "\n".join(lines)
-
-
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--size", choices=tuple(SIZES), default="small")
-    p.add_argument("--out", type=Path, default=None, help="default: analyses/nonnormal_dynamics/results/SIZE")
-    p.add_argument("--overwrite", action="store_true")
-    args = p.parse_args(argv)
-    cfg = SIZES[args.size]
-    out = args.out or HERE / "results" / args.size
-    combined = out / f"{STUDY}.nc"
-    if combined.exists() and not args.overwrite:
-        sys.exit(f"{combined} exists; pass --overwrite to replace it")
-    quiet_lightning()
-    command = study_command("analyses/nonnormal_dynamics/study.py", argv)
-
-    grid = [(task, init, s, lr, seed) for task in cfg["tasks"] for init in INIT_LABELS
-            for s in cfg["scales"][init] for lr in cfg["lrs"] for seed in cfg["seeds"]]
+    study = Study("nonnormal_dynamics", SIZES, plan=plan, script=__file__, description=__doc__,
+                  argv=argv, measured_wall_s=MEASURED_WALL_S)
+    if not study.start():
+        return
     runs = []
-    for i, (task, init, s, lr, seed) in enumerate(grid, 1):
-        t0 = time.time()
-        name = f"{task}_{init}_{s:g}_lr{lr:.0e}_seed{seed}"
-        ds = run_one(out, name, task, cfg["tasks"][task], init, s, lr, seed, cfg, args.overwrite)
-        print(f"run {i}/{len(grid)} task={task} init={init} scale={s:g} lr={lr:.0e} seed={seed} "
-              f"loss/chance={ds.loss_over_chance.item():.3f} success={bool(ds.success.item())} "
-              f"d={ds.trained_henrici.item():.3f} {time.time() - t0:.1f}s", flush=True)
+    for run in study.plan:
+        ds = run_one(study, run)
+        study.save_run(ds, run.name)
+        study.log(run, f"loss/chance={ds.loss_over_chance.item():.3f} success={bool(ds.success.item())} "
+                       f"d={ds.trained_henrici.item():.3f}")
         runs.append(ds)
     ds = xr.concat(runs, dim="run", combine_attrs="drop_conflicts")
     fisher, fisher_err = fisher_memory()
     ds = xr.merge([ds, fisher], combine_attrs="drop_conflicts")
-    ds.attrs.update(study=STUDY, size=args.size, paper="Orhan & Pitkow, ICLR 2020",
-                    fisher_closed_form_max_error=fisher_err)
-    dynalysis.save_results(ds, combined, overwrite=args.overwrite)
-    figs = figures(ds, out / "figures")
-    wall = time.time() - T_START
-    (out / "REPORT.md").write_text(report(ds, fisher_err, cfg, args.size, command, wall, figs))
-    print(f"wrote {combined}, {len(figs)} figures and {out / 'REPORT.md'} in {wall / 60:.1f} min")
+    ds.attrs.update(paper="Orhan & Pitkow, ICLR 2020", fisher_closed_form_max_error=fisher_err,
+                    fisher_n=FISHER_N, motif_k=MOTIF_K)
+    study.save_results(ds)
+    figures.make(study, ds)
+    study.write_report(report.text(ds, study.config, study.size))
 
 
 if __name__ == "__main__":
