@@ -7,6 +7,7 @@ from ._idx import write_idx as write_idx
 from .adding import AddingTask as AddingTask
 from .copy import CopyTask as CopyTask
 from .digits import DigitsTask as DigitsTask
+from .flipflop import FlipFlopTask as FlipFlopTask
 from .memory import DelayedRecallTask as DelayedRecallTask
 from .memory import LinearTeacherTask as LinearTeacherTask
 from .mnist import MNIST_FILES as MNIST_FILES
