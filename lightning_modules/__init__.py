@@ -6,6 +6,7 @@ from .data import DigitsDataModule as DigitsDataModule
 from .data import FlipFlopDataModule as FlipFlopDataModule
 from .data import LinearTeacherDataModule as LinearTeacherDataModule
 from .data import MNISTDataModule as MNISTDataModule
+from .data import NeurogymDataModule as NeurogymDataModule
 from .data import TaskDataModule as TaskDataModule
 from .data import TomitaDataModule as TomitaDataModule
 from .model import SequenceModel as SequenceModel
