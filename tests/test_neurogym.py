@@ -41,6 +41,17 @@ def test_without_the_extra_the_error_is_one_line_naming_it(monkeypatch):
         assert "\n" not in message and 'pip install "dynalysis[neurogym]"' in message
 
 
+def test_training_cli_without_the_extra_exits_2_with_one_line(monkeypatch, tmp_path, capsys):
+    from dynalysis.cli import main
+
+    monkeypatch.setitem(sys.modules, "neurogym", None)
+    config = ROOT / "configs" / "neurogym_perceptual_decision.yaml"
+    status = main(["fit", "--config", str(config), "--trainer.default_root_dir", str(tmp_path)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2 and 'pip install "dynalysis[neurogym]"' in err[-1]
+    assert not any("Traceback" in line for line in err) and not list(tmp_path.rglob("*.ckpt"))
+
+
 def _reference(env_id, env_options, seed, split, n, T):
     """Trials from neurogym directly: seeded as the task documents, laid end to end."""
     import neurogym
@@ -181,6 +192,7 @@ def test_seeds_spec_and_splits(ngym):
     (dict(env="NoSuchTask-v0"), "env"), (dict(env=PDM, env_options={"no_such": 1}), "env_options"),
     (dict(env="Bandit-v0"), "supervised"), (dict(env=PDM, seq_len=0), "seq_len"),
     (dict(env=PDM, epochs=[]), "epochs"), (dict(env=PDM, env_options=[1]), "env_options"),
+    (dict(env=PDM, env_options={"timing": {"stimulus": object()}}), "env_options"),
 ])
 def test_bad_options_raise_option_error_naming_the_option(ngym, options, match):
     with pytest.raises(OptionError, match=match):

@@ -13,6 +13,7 @@ neurogym is an optional extra: ``pip install "dynalysis[neurogym]"``.
 """
 from __future__ import annotations
 
+import json
 import math
 import numbers
 import warnings
@@ -72,9 +73,8 @@ def _draw_trial(source) -> tuple[dict, np.ndarray, np.ndarray, dict[str, tuple[i
         trial = source.new_trial()
         ob, gt = env.ob, env.gt
     except AttributeError as error:
-        raise OptionError(f"env {env.spec.id if env.spec else type(env).__name__!r} does not "
-                          f"generate supervised trials (observations and ground truth): "
-                          f"{error}") from None
+        raise OptionError(f"env {type(env).__name__} does not generate supervised trials "
+                          f"(observations and ground truth): {error}") from None
     periods = {p: (env.start_ind[p], env.end_ind[p]) for p in env.start_ind}
     return dict(trial or {}), np.asarray(ob), np.asarray(gt), periods
 
@@ -151,9 +151,9 @@ class NeurogymTask(GeneratedTask):
                  n_test: int = 200, seed: int = 0):
         if not isinstance(env, str):
             raise OptionError(f"env must be a neurogym environment id (str), got {env!r}")
-        if env_options is not None and not isinstance(env_options, dict):
-            raise OptionError(f"env_options must be a dict of the environment's keyword "
-                              f"options, got {env_options!r}")
+        if env_options is not None and not _is_primitive_dict(env_options):
+            raise OptionError(f"env_options must be a dict of the environment's keyword options "
+                              f"(numbers, strings, lists, dicts), got {env_options!r}")
         if epochs is not None and (not isinstance(epochs, (list, tuple)) or not epochs
                                    or not all(isinstance(e, str) for e in epochs)
                                    or len(set(epochs)) != len(epochs)):
@@ -166,7 +166,7 @@ class NeurogymTask(GeneratedTask):
         source = _make_env(env, self.options["env_options"])
         source.unwrapped.seed(self.options["seed"])
         trial, ob, gt, periods = _draw_trial(source)  # probe: shapes, epoch names, fields
-        import gymnasium as gym
+        import gymnasium as gym  # importable: _make_env imported neurogym
 
         act_space = source.action_space
         if ob.ndim != 2 or len(ob) == 0:
@@ -259,6 +259,14 @@ class NeurogymTask(GeneratedTask):
             if rows.any() and name != "zero":
                 conditions[name] = x[rows].mean(0)
         return conditions
+
+
+def _is_primitive_dict(value) -> bool:
+    """A dict that survives a checkpoint's primitive-only task record (JSON types only)."""
+    try:
+        return isinstance(value, dict) and json.loads(json.dumps(value)) == value
+    except (TypeError, ValueError):
+        return False
 
 
 def _is_number(value) -> bool:
