@@ -13,6 +13,8 @@ arguments, so ``python cli.py fit --data CopyDataModule --help`` documents them.
 - TomitaDataModule: (B, T, 3) → (B,) int64, cross-entropy, chance ln 2
 - DelayedRecallDataModule: (B, T, 1) → (B, T, m) float32, MSE, chance Σ_i (T − k_i) / (T m)
 - LinearTeacherDataModule: (B, T, 1) → (B, T, 1) float32, MSE, chance Σ_j K_j² (T − j) / T
+- FlipFlopDataModule: (B, T, n) → (B, T, n) float32, MSE, chance 1 (with initial_pulse)
+- NeurogymDataModule: (B, T, d) → (B, T) int64 or (B, T, k) float32, chance per-step prior
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from dynalysis.tasks import Task, build_task
 
 __all__ = ["TaskDataModule", "GeneratedDataModule", "DigitsDataModule", "MNISTDataModule", "CopyDataModule",
            "AddingDataModule", "TomitaDataModule", "DelayedRecallDataModule",
-           "LinearTeacherDataModule"]
+           "LinearTeacherDataModule", "FlipFlopDataModule", "NeurogymDataModule"]
 
 
 class TaskDataModule(pl.LightningDataModule):
@@ -308,4 +310,65 @@ class LinearTeacherDataModule(GeneratedDataModule):
             seq_len=seq_len, kernel=kernel, kernel_length=kernel_length, tau=tau, lag=lag,
             amplitude=amplitude, kernel_values=kernel_values, distribution=distribution,
             n_train=n_train, n_val=n_val, n_test=n_test, seed=seed),
+            batch_size=batch_size, shuffle_seed=shuffle_seed, num_workers=num_workers)
+
+
+class FlipFlopDataModule(GeneratedDataModule):
+    """n-bit flip-flop (Sussillo & Barak 2013): hold the sign of each channel's last ±1 pulse.
+
+    Batches: inputs (B, T, n_bits) in {−1, 0, +1}, targets (B, T, n_bits) float32, per-step MSE.
+
+    Parameters
+    ----------
+    n_bits : int
+        Input = output channels; a solution stores 2^n_bits memories.
+    pulse_probability : float
+        Probability of a pulse per channel and step (0 < p <= 1).
+    seq_len : int
+        T.
+    initial_pulse : bool
+        A pulse on every channel at step 0 (targets never 0); else targets are 0 before the
+        first pulse.
+    n_train, n_val, n_test, seed, batch_size, shuffle_seed, num_workers
+        See `GeneratedDataModule`.
+    """
+
+    def __init__(self, n_bits: int = 3, pulse_probability: float = 0.05, seq_len: int = 100,
+                 initial_pulse: bool = True, n_train: int = 1000, n_val: int = 200,
+                 n_test: int = 200, seed: int = 0, batch_size: int = 64, shuffle_seed: int = 0,
+                 num_workers: int = 0):
+        super().__init__("flipflop", dict(
+            n_bits=n_bits, pulse_probability=pulse_probability, seq_len=seq_len,
+            initial_pulse=initial_pulse, n_train=n_train, n_val=n_val, n_test=n_test, seed=seed),
+            batch_size=batch_size, shuffle_seed=shuffle_seed, num_workers=num_workers)
+
+
+class NeurogymDataModule(GeneratedDataModule):
+    """A neurogym environment's trials laid end to end (optional extra: ``dynalysis[neurogym]``).
+
+    Batches: inputs (B, T, d) observations; targets (B, T) int64 actions (discrete action
+    space, cross-entropy) or (B, T, k) float32 (box action space, MSE). The task's
+    ``labels(split)`` holds each step's epoch (fixation, stimulus, delay, decision, ...).
+
+    Parameters
+    ----------
+    env : str
+        neurogym environment id, e.g. PerceptualDecisionMaking-v0, ContextDecisionMaking-v0.
+    env_options : dict, optional
+        Keyword options of the environment, e.g. {"dt": 100, "timing": {"stimulus": 1000}}.
+    seq_len : int
+        T; each sequence starts at a trial start, the last trial is cut at T.
+    epochs : list of str, optional
+        Epoch names in label order (default: the environment's timing periods).
+    n_train, n_val, n_test, seed, batch_size, shuffle_seed, num_workers
+        See `GeneratedDataModule`.
+    """
+
+    def __init__(self, env: str = "PerceptualDecisionMaking-v0", env_options: dict | None = None,
+                 seq_len: int = 100, epochs: list[str] | None = None, n_train: int = 1000,
+                 n_val: int = 200, n_test: int = 200, seed: int = 0, batch_size: int = 32,
+                 shuffle_seed: int = 0, num_workers: int = 0):
+        super().__init__("neurogym", dict(
+            env=env, env_options=env_options, seq_len=seq_len, epochs=epochs, n_train=n_train,
+            n_val=n_val, n_test=n_test, seed=seed),
             batch_size=batch_size, shuffle_seed=shuffle_seed, num_workers=num_workers)

@@ -20,10 +20,12 @@ from lightning_modules import SequenceModel
 from lightning_modules import data
 from lightning_modules.cli import cli_main
 from lightning_modules.data import (AddingDataModule, CopyDataModule, DelayedRecallDataModule,
-                                    DigitsDataModule, LinearTeacherDataModule, MNISTDataModule,
-                                    TomitaDataModule)
+                                    DigitsDataModule, FlipFlopDataModule, LinearTeacherDataModule,
+                                    MNISTDataModule, TomitaDataModule)
 
-CONFIGS = sorted((Path(__file__).parents[1] / "configs").glob("task_*.yaml"))
+CONFIGS = sorted([*(Path(__file__).parents[1] / "configs").glob("task_*.yaml"),
+                  *(Path(__file__).parents[1] / "configs").glob("flipflop_*.yaml")])
+OPTIONAL = {"neurogym": "NeurogymDataModule"}  # optional extras: tests/test_neurogym.py
 SIZES = dict(n_train=8, n_val=4, n_test=4)
 
 
@@ -52,6 +54,8 @@ MODULES = {
     "linear_teacher": (lambda p: LinearTeacherDataModule(seq_len=9, kernel="single_lag", lag=2,
                                                          batch_size=4, **SIZES),
                        (9, 1), (9, 1), torch.float32),
+    "flipflop": (lambda p: FlipFlopDataModule(n_bits=3, seq_len=9, batch_size=4, **SIZES),
+                 (9, 3), (9, 3), torch.float32),
 }
 
 
@@ -64,10 +68,10 @@ def module(request, tmp_path):
 def test_every_task_has_a_datamodule_and_a_config():
     from dynalysis.tasks import TASKS
 
-    assert set(MODULES) == set(TASKS)
-    classes = set(data.__all__) - {"TaskDataModule", "GeneratedDataModule"}
+    assert set(MODULES) == set(TASKS) - set(OPTIONAL)
+    classes = set(data.__all__) - {"TaskDataModule", "GeneratedDataModule", *OPTIONAL.values()}
     assert {getattr(data, c)().task.name if c != "MNISTDataModule" else "mnist"
-            for c in classes} == set(TASKS)
+            for c in classes} == set(TASKS) - set(OPTIONAL)
     used = {yaml.safe_load(p.read_text())["data"]["class_path"].rsplit(".", 1)[1] for p in CONFIGS}
     assert used == classes
 

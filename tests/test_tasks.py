@@ -23,11 +23,12 @@ TINY = {
     "delayed_recall": dict(seq_len=12, lags=[0, 2, 5], n_train=12, n_val=6, n_test=5),
     "linear_teacher": dict(seq_len=12, kernel="exponential", kernel_length=5, n_train=12,
                            n_val=6, n_test=5),
+    "flipflop": dict(n_bits=2, seq_len=12, n_train=12, n_val=6, n_test=5),
 }
 
 
 def test_every_task_is_registered_and_has_a_tiny_instance():
-    assert set(TINY) | {"mnist"} == set(TASKS)
+    assert set(TINY) | {"mnist", "neurogym"} == set(TASKS)  # neurogym: tests/test_neurogym.py
 
 
 # --- the shared contract ----------------------------------------------------------------------

@@ -82,6 +82,22 @@ class Task(abc.ABC):
         """Orhan & Pitkow's success criterion: a validation loss below half of `chance_loss`."""
         return 0.5 * self.chance_loss
 
+    def input_conditions(self) -> dict[str, Tensor]:
+        """Constant inputs the task holds for stretches of time, by name: ``{name: (input_size,)}``.
+
+        Fixed points of a trained network are sought per condition (docs/science.md §6): the
+        input the network actually sees between events, not an arbitrary one. The default is
+        ``{"zero": 0}``, the input between the events of tasks with sparse inputs (flip-flop,
+        adding mask, i.i.d. streams of mean 0); tasks with one-hot inputs name each code.
+        """
+        return {"zero": torch.zeros(self.input_size)}
+
+    def labels(self, split: str = "train") -> dict[str, Tensor]:
+        """Per-step labels of ``split`` beyond the targets, ``{name: (n, T)}``, by which analyses
+        can split trajectories (e.g. the trial epoch of a neurogym task); none by default."""
+        check_option("split", split, SPLITS)
+        return {}
+
     def split(self, split: str = "train") -> Split:
         """The ``split`` ("train", "val" or "test") as ``(inputs, targets)``; cached."""
         check_option("split", split, SPLITS)
@@ -133,6 +149,13 @@ class GeneratedTask(Task):
     def _generate(self, split: str) -> Split:
         g = split_generator(self.options["seed"], split)
         return self._sample(self.options[f"n_{split}"], g, split)
+
+
+def check_bool(name: str, value) -> bool:
+    """Return ``value`` if it is a bool, else raise `OptionError`."""
+    if not isinstance(value, bool):
+        raise OptionError(f"{name} must be true or false, got {value!r}")
+    return value
 
 
 def check_float(name: str, value, *, low: float | None = None,

@@ -76,6 +76,13 @@ class CopyTask(GeneratedTask):
         """Code of the cue symbol (``n_symbols + 1``)."""
         return self.options["n_symbols"] + 1
 
+    def input_conditions(self) -> dict[str, torch.Tensor]:
+        """Each one-hot code held constant: ``blank`` (the delay), ``symbol_1`` … ``symbol_S``
+        and ``cue`` (the zero vector never occurs in the data)."""
+        eye = torch.eye(self.input_size)
+        symbols = {f"symbol_{s}": eye[s] for s in range(1, self.options["n_symbols"] + 1)}
+        return {"blank": eye[0], **symbols, "cue": eye[self.cue]}
+
     @property
     def chance_loss(self) -> float:
         o = self.options

@@ -145,6 +145,12 @@ class TomitaTask(GeneratedTask):
     def chance_loss(self) -> float:
         return math.log(2)
 
+    def input_conditions(self) -> dict[str, torch.Tensor]:
+        """Each one-hot code held constant: ``pad``, ``symbol_0``, ``symbol_1`` (the zero vector
+        never occurs in the data)."""
+        eye = torch.eye(3)
+        return {"pad": eye[PAD], "symbol_0": eye[ZERO], "symbol_1": eye[ONE]}
+
     def _lengths(self, split: str, label: int) -> torch.Tensor:
         """Lengths in ``split``'s range that have at least one string of class ``label``."""
         o = self.options
