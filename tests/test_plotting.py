@@ -1,0 +1,487 @@
+"""Figures say what they show: scales, aspect, labels and notes, checked on the Figure objects.
+
+Every plotter ``PLOTTERS[name](ds, out_dir, *, overwrite=False)`` describes its figures as
+``figures(ds) -> {file stem: draw}``; the tests draw them and read the axes (limits, aspect,
+scales, tick labels, texts), never pixels. Results are hand-built Datasets (to control the
+values and to add or drop optional variables) or real analyses of small maps.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib
+import numpy as np
+import pytest
+import xarray as xr
+
+matplotlib.use("Agg")
+import matplotlib.pyplot  # noqa: E402
+
+import dynalysis  # noqa: E402
+from dynalysis.errors import ResultsFileError  # noqa: E402
+from dynalysis.plotting import PLOTTERS, plot_results  # noqa: E402
+from dynalysis.plotting import fixed_points as fp_fig  # noqa: E402
+from dynalysis.plotting import jacobian as jac_fig  # noqa: E402
+from dynalysis.plotting import lyapunov as lyap_fig  # noqa: E402
+from dynalysis.plotting import memory as mem_fig  # noqa: E402
+from dynalysis.plotting import nonnormality as nn_fig  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+WCRNN_SYSTEM = json.dumps({"model": {"cell": "wcrnn", "epsilon": 0.1, "hidden_size": 4}})
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    matplotlib.pyplot.close("all")
+
+
+def draw(module, ds, stem):
+    fig = module.figures(ds)[stem]()
+    fig.canvas.draw()  # tick labels and layout exist only after a draw
+    return fig
+
+
+def texts(fig) -> str:
+    """Every string drawn on the figure (titles, labels, legends, notes, tick labels)."""
+    return "\n".join(t.get_text() for t in fig.findobj(matplotlib.text.Text))
+
+
+def tick_labels(ax, axis="y") -> list[str]:
+    a = ax.yaxis if axis == "y" else ax.xaxis
+    return [t.get_text() for t in a.get_ticklabels() + a.get_ticklabels(minor=True) if t.get_text()]
+
+
+def legend_labels(fig) -> list[str]:
+    return [t.get_text() for leg in fig.legends for t in leg.get_texts()]
+
+
+# --- hand-built results -----------------------------------------------------------------------
+def lyapunov_ds(n=4, trajectories=3, steps=20, *, diverged=0, units="1/step", **extra):
+    lam = -np.arange(n, dtype=float) * 0.1 + 0.05
+    conv = lam[None, :] + 0.5 / np.arange(1, steps + 1)[:, None]
+    div = np.zeros(trajectories, np.int8)
+    div[:diverged] = 1
+    if diverged == trajectories:
+        lam, conv = np.full(n, np.nan), np.full((steps, n), np.nan)
+    ds = xr.Dataset({"exponent": ("exponent_index", lam),
+                     "exponent_std": ("exponent_index", np.full(n, 0.01)),
+                     "convergence": (("step", "exponent_index"), conv),
+                     "diverged": ("trajectory", div),
+                     "kaplan_yorke_dimension": ((), 1.5 if diverged < trajectories else np.nan)},
+                    coords={"exponent_index": np.arange(n), "step": np.arange(1, steps + 1) * 5,
+                            "trajectory": np.arange(trajectories)},
+                    attrs={"analysis": "lyapunov", "source": "/runs/x/model.ckpt"})
+    for name in ("exponent", "exponent_std", "convergence"):
+        ds[name].attrs["units"] = units
+    ds["step"].attrs["units"] = units.split("/")[1]
+    return ds.assign(extra)
+
+
+def jacobian_ds(eig, singular=None, *, diverged=None, recurrent=None, attrs=None):
+    """``eig (trajectory, time, eigen_index)`` complex; singular values default to |eig|."""
+    eig = np.asarray(eig, dtype=complex)
+    B, T, N = eig.shape
+    sv = np.sort(np.abs(eig), -1)[..., ::-1] if singular is None else np.asarray(singular, float)
+    div = np.zeros(B, np.int8) if diverged is None else np.asarray(diverged, np.int8)
+    data = {"eigenvalue": (("trajectory", "time", "eigen_index"), eig),
+            "singular_value": (("trajectory", "time", "singular_index"), sv),
+            "spectral_radius": (("trajectory", "time"), np.abs(eig).max(-1)),
+            "spectral_norm": (("trajectory", "time"), sv[..., 0]),
+            "diverged": ("trajectory", div)}
+    if recurrent is not None:
+        data["recurrent_eigenvalue"] = ("recurrent_index", np.asarray(recurrent, complex))
+    ds = xr.Dataset(data, coords={"trajectory": np.arange(B), "time": np.arange(1, T + 1)},
+                    attrs={"analysis": "jacobian", "source": "m.ckpt", **(attrs or {})})
+    ds["time"].attrs["units"] = "step"
+    return ds
+
+
+def rotation_eigs(radius=0.99, angle=np.pi / 4, B=2, T=30, spread=0.004, seed=0):
+    """A WCRNN-like spectrum: a tight cluster at radius·e^{±i angle} (cf. the demo's R + εW)."""
+    rng = np.random.default_rng(seed)
+    z = radius * np.exp(1j * angle) + spread * (rng.normal(size=(B, T, 2)) + 1j * rng.normal(size=(B, T, 2)))
+    return np.concatenate([z, z.conj()], -1)
+
+
+def memory_ds(capacity, *, memory_time=12.3, **extra):
+    L = len(capacity)
+    ds = xr.Dataset({"kernel_norm": ("lag", np.exp(-np.arange(L) / 10.0)),
+                     "memory_time": ((), memory_time),
+                     "capacity": ("lag", np.asarray(capacity, float)),
+                     "memory_capacity": ((), float(np.sum(capacity)))},
+                    coords={"lag": np.arange(L)}, attrs={"analysis": "memory", "source": "m.ckpt"})
+    ds["lag"].attrs["units"] = "step"
+    return ds.assign(extra)
+
+
+def fixed_points_ds(*, trajectory_pc=None, time=None, directions=None):
+    """Three points in a 3-D state: a stable and an unstable fixed point, an unstable slow one."""
+    state = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    data = {"state": (("fixed_point", "state_dim"), state),
+            "kind": ("fixed_point", np.array([0, 0, 1], np.int8)),
+            "stability": ("fixed_point", np.array([0, 2, 2], np.int8)),
+            "eigenvalue": (("fixed_point", "eigen_index"), np.array([[0.5, 0.2, 0.1], [1.5, 0.5, 0.1],
+                                                                      [1.2, 0.3j, -0.3j]])),
+            "pca_components": (("pc", "state_dim"), np.eye(3)[:2]),
+            "pca_explained_variance": ("pc", np.array([3.0, 1.0])),
+            "fixed_point_pc": (("fixed_point", "pc"), state[:, :2])}
+    coords = {"fixed_point": np.arange(3), "pc": np.arange(2), "state_dim": np.arange(3)}
+    if trajectory_pc is not None:
+        data["trajectory_pc"] = (("trajectory", "time", "pc"), trajectory_pc)
+        coords.update(trajectory=np.arange(trajectory_pc.shape[0]), time=time)
+    if directions is not None:
+        data["unstable_direction"] = (("fixed_point", "state_dim"), directions)
+    return xr.Dataset(data, coords=coords, attrs={"analysis": "fixed_points", "source": "m.ckpt"})
+
+
+def nonnormality_ds(**attrs):
+    p = np.arange(6)
+    return xr.Dataset({"henrici": ((), 2.0), "henrici_normalized": ((), 0.5), "henrici_reliable": ((), 1),
+                       "eigenvector_condition": ((), 3.0), "spectral_radius": ((), 0.9),
+                       "spectral_norm": ((), 1.2), "spectral_abscissa": ((), 0.9),
+                       "numerical_abscissa": ((), 1.1), "power_norm": ("power", 1.2 * 0.9 ** p),
+                       "motif_profile": ("order_difference", np.array([0.0, 0.1, 0.0])),
+                       "motif_profile_std": ("order_difference", np.full(3, 0.01))},
+                      coords={"power": p, "order_difference": [-1, 0, 1]},
+                      attrs={"analysis": "nonnormality", "source": "m.ckpt", **attrs})
+
+
+# --- memory capacity: values far below 1 are visible --------------------------------------------
+def test_small_memory_capacity_is_drawn_on_an_axis_scaled_to_it():
+    cap = np.array([2.7e-3, 1.0e-3, 4e-4, 1e-4, 0.0])
+    fig = draw(mem_fig, memory_ds(cap), "memory")
+    ax = next(a for a in fig.axes if "memory capacity" in a.get_title())
+    lo, hi = ax.get_ylim()
+    assert lo == 0 and cap.max() <= hi < 2 * cap.max()  # the bars fill the panel
+    assert "scaled to the data" in ax.get_title() and "of 1" in ax.get_title()
+    assert not any("×" in s or "e-" in s for s in tick_labels(ax))
+
+
+def test_memory_capacity_near_one_keeps_the_unit_scale():
+    fig = draw(mem_fig, memory_ds([1.0, 0.9, 0.5, 0.1]), "memory")
+    ax = next(a for a in fig.axes if "memory capacity" in a.get_title())
+    assert ax.get_ylim() == (0, 1.05) and "scaled" not in ax.get_title()
+
+
+@pytest.mark.parametrize("extra, label", [
+    ({"memory_time_censored": ((), np.int8(1))}, "memory time ≥ window (4 steps)"),
+    ({"memory_time_censored": ((), np.int8(0))}, "memory time 12.3 steps"),
+    ({}, "memory time 12.3 steps"),  # older files: no flag
+])
+def test_memory_time_is_marked_and_censored_times_read_at_least_the_window(extra, label):
+    fig = draw(mem_fig, memory_ds([0.5] * 5, **extra), "memory")
+    assert label in legend_labels(fig)
+
+
+def test_a_nan_memory_time_reads_at_least_the_window():
+    fig = draw(mem_fig, memory_ds([0.5] * 5, memory_time=np.nan), "memory")
+    assert "memory time ≥ window (4 steps)" in legend_labels(fig) and "nan" not in texts(fig)
+
+
+# --- complex planes and PCA at equal aspect -----------------------------------------------------
+def test_jacobian_zoom_has_equal_axes_so_the_unit_circle_is_round():
+    fig = draw(jac_fig, jacobian_ds(rotation_eigs()), "jacobian_eigenvalues")
+    whole, zoom = fig.axes[:2]
+    for ax in (whole, zoom):
+        assert ax.get_aspect() == 1.0
+    (x0, x1), (y0, y1) = zoom.get_xlim(), zoom.get_ylim()
+    assert x1 - x0 == pytest.approx(y1 - y0)  # a square window: same scale on both axes
+    assert x0 < 0.99 * np.cos(np.pi / 4) < x1 and y0 < 0.99 * np.sin(np.pi / 4) < y1
+    assert y0 > 0  # the upper cluster only: the spectrum is mirror-symmetric
+    assert "Im λ ≥ 0" in zoom.get_title()
+
+
+def test_jacobian_zoom_starts_at_the_real_axis_when_the_bulk_reaches_it():
+    rng = np.random.default_rng(1)
+    eig = rng.uniform(-0.5, 0.9, (2, 10, 4)) + 0j  # real spectra
+    eig[..., 2:] = 0.3 + 0.2j
+    fig = draw(jac_fig, jacobian_ds(eig), "jacobian_eigenvalues")
+    zoom = fig.axes[1]
+    y0, y1 = zoom.get_ylim()
+    assert y0 < 0 < y1 and abs(y0) < 0.1 * (y1 - y0)
+
+
+def test_fixed_point_figures_use_equal_aspect():
+    ds = fixed_points_ds()
+    assert draw(fp_fig, ds, "fixed_points_pca").axes[0].get_aspect() == 1.0
+    assert draw(fp_fig, ds, "fixed_points_eigenvalues").axes[0].get_aspect() == 1.0
+
+
+# --- singular values: plain tick labels --------------------------------------------------------
+def test_narrow_singular_value_range_has_plain_linear_ticks():
+    eig = rotation_eigs(radius=1.0)
+    sv = np.linspace(1.08, 0.93, 4)[None, None, :].repeat(2, 0).repeat(30, 1)
+    fig = draw(jac_fig, jacobian_ds(eig, sv), "jacobian_singular_values")
+    ax = fig.axes[0]
+    labels = tick_labels(ax)
+    assert ax.get_yscale() == "linear" and labels
+    assert not any("×" in s or "10^" in s or "$" in s for s in labels), labels
+    values = [float(s.replace("−", "-")) for s in labels]  # plain numbers ("1.08×10⁰" is not)
+    assert min(values) <= 0.95 and max(values) >= 1.06
+
+
+def test_wide_singular_value_range_is_logarithmic():
+    sv = np.logspace(0, -5, 4)[None, None, :].repeat(2, 0).repeat(30, 1)
+    fig = draw(jac_fig, jacobian_ds(rotation_eigs(), sv), "jacobian_singular_values")
+    assert fig.axes[0].get_yscale() == "log"
+
+
+def test_log_axis_under_two_decades_labels_intermediate_ticks_plainly():
+    fig = draw(mem_fig, memory_ds([0.5] * 4).assign(kernel_norm=("lag", [0.05, 0.02, 0.01, 0.004])), "memory")
+    ax = next(a for a in fig.axes if "kernel" in a.get_title())
+    labels = tick_labels(ax)
+    assert ax.get_yscale() == "log" and {"0.01", "0.02", "0.05"} <= set(labels), labels
+
+
+# --- which matrix the recurrent eigenvalues belong to -------------------------------------------
+def test_old_wcrnn_results_say_the_matrix_is_the_coupling_not_the_linearisation():
+    ds = jacobian_ds(rotation_eigs(), recurrent=[1.2, 0.5j, -0.5j, 0.1],
+                     attrs={"system": WCRNN_SYSTEM, "has_recurrent_matrix": 1})
+    text = texts(draw(jac_fig, ds, "jacobian_eigenvalues"))
+    assert "coupling W" in text and "R + ε" in text
+    text = texts(draw(nn_fig, nonnormality_ds(system=WCRNN_SYSTEM,
+                                              matrix_source="recurrent_matrix() of the system"),
+                      "nonnormality"))
+    assert "coupling W" in text and "R + ε" in text
+
+
+def test_the_matrix_is_labelled_from_the_results_own_description():
+    described = "effective linearisation R + εW of the WCRNN"
+    ds = jacobian_ds(rotation_eigs(), recurrent=[1.0, 0.5], attrs={"system": WCRNN_SYSTEM,
+                                                                    "matrix_source": described})
+    text = texts(draw(jac_fig, ds, "jacobian_eigenvalues"))
+    assert described in text.replace("\n", " ") and "coupling W inside" not in text
+    text = texts(draw(nn_fig, nonnormality_ds(system=WCRNN_SYSTEM, matrix_source=described),
+                      "nonnormality"))
+    assert described in text.replace("\n", " ")
+
+
+def test_other_models_get_a_plain_matrix_label():
+    ds = jacobian_ds(rotation_eigs(), recurrent=[0.5, 0.1],
+                     attrs={"system": json.dumps({"model": {"cell": "elman"}})})
+    text = texts(draw(jac_fig, ds, "jacobian_eigenvalues"))
+    assert "recurrent weight matrix" in text and "coupling" not in text
+
+
+# --- diverged networks: a note, never an empty "nan" plot --------------------------------------
+def test_fully_diverged_lyapunov_result_says_so():
+    ds = lyapunov_ds(diverged=3)
+    for stem in ("lyapunov_spectrum", "lyapunov_convergence"):
+        text = texts(draw(lyap_fig, ds, stem))
+        assert "all 3 trajectories diverged (NaN/inf)" in text
+        assert "nan" not in text.lower().replace("nan/inf", "")
+
+
+def test_partly_diverged_lyapunov_result_notes_what_was_left_out():
+    text = texts(draw(lyap_fig, lyapunov_ds(diverged=1), "lyapunov_spectrum"))
+    assert "1 of 3 trajectories diverged (NaN/inf); left out" in text
+
+
+def test_fully_diverged_jacobian_result_draws_a_note_instead_of_failing():
+    eig = np.full((3, 5, 2), np.nan + 0j)
+    ds = jacobian_ds(eig, np.full((3, 5, 2), np.nan), diverged=[1, 1, 1])
+    for stem in ("jacobian_eigenvalues", "jacobian_singular_values"):
+        fig = draw(jac_fig, ds, stem)
+        assert "all 3 trajectories diverged (NaN/inf)" in texts(fig)
+
+
+def test_partly_diverged_jacobian_result_leaves_the_nan_trajectory_out():
+    eig = rotation_eigs(B=3)
+    eig[2, 4:] = np.nan
+    ds = jacobian_ds(eig, diverged=[0, 0, 1])
+    fig = draw(jac_fig, ds, "jacobian_singular_values")
+    assert "1 of 3 trajectories diverged (NaN/inf); left out" in texts(fig)
+    rho = fig.axes[1].lines[1].get_ydata()  # the mean spectral radius over finite trajectories
+    assert np.isfinite(rho).all()
+
+
+# --- Lyapunov confidence intervals and convergence flags ----------------------------------------
+def test_exponent_confidence_intervals_are_drawn_when_present():
+    ds = lyapunov_ds()
+    lam = ds.exponent.values
+    ds = ds.assign(exponent_ci_low=("exponent_index", lam - 0.02),
+                   exponent_ci_high=("exponent_index", lam + 0.03))
+    fig = draw(lyap_fig, ds, "lyapunov_spectrum")
+    assert "confidence interval" in legend_labels(fig)
+    bars = [c for c in fig.axes[0].collections if isinstance(c, matplotlib.collections.LineCollection)]
+    (segments,) = [b.get_segments() for b in bars]
+    spans = sorted((s[0][1], s[1][1]) for s in segments)
+    assert spans[-1] == pytest.approx((lam[0] - 0.02, lam[0] + 0.03))
+    assert f"CI [{lam[0] - 0.02:.4g}, {lam[0] + 0.03:.4g}]" in texts(fig)
+
+
+def test_unconverged_exponents_are_marked():
+    ds = lyapunov_ds(converged=("exponent_index", np.array([0, 1, 1, 0], np.int8)))
+    fig = draw(lyap_fig, ds, "lyapunov_spectrum")
+    ax = fig.axes[0]
+    open_markers = [ln for ln in ax.lines if ln.get_label() == "not converged"]
+    assert len(open_markers) == 1 and list(open_markers[0].get_xdata()) == [0, 3]
+    text = texts(fig)
+    assert "(not converged)" in text and "2 of 4 exponents not converged" in text
+
+
+def test_a_scalar_converged_flag_applies_to_every_exponent():
+    fig = draw(lyap_fig, lyapunov_ds(converged=((), np.int8(1))), "lyapunov_spectrum")
+    assert "converged" in legend_labels(fig) and "not converged" not in texts(fig)
+
+
+def test_results_without_ci_or_converged_draw_neither():
+    fig = draw(lyap_fig, lyapunov_ds(), "lyapunov_spectrum")
+    labels = legend_labels(fig)
+    assert "confidence interval" not in labels and "not converged" not in labels
+    assert not any(isinstance(c, matplotlib.collections.LineCollection) for c in fig.axes[0].collections)
+
+
+def test_exponent_units_follow_the_variable():
+    fig = draw(lyap_fig, lyapunov_ds(units="1/s"), "lyapunov_spectrum")
+    assert fig.axes[0].get_ylabel() == "λ_i  [nats / s]" and "nats/s" in texts(fig)
+    fig = draw(lyap_fig, lyapunov_ds(units="1/s"), "lyapunov_convergence")
+    assert fig.axes[0].get_xscale() == "log" and fig.axes[0].get_xlabel().startswith("s averaged")
+
+
+# --- the fixed-point PCA figure -----------------------------------------------------------------
+def _rotating_trajectories(steps=200):
+    """Two trajectories turning by 45° per step while growing: lines would draw a starburst."""
+    t = np.arange(steps)
+    r = 1 + t / 50
+    z = np.stack([r * np.exp(1j * np.pi / 4 * t), -r * np.exp(1j * np.pi / 4 * t)])
+    return np.stack([z.real, z.imag], -1), t + 1
+
+
+def test_fast_rotating_trajectories_are_dots_not_a_starburst():
+    traj, t = _rotating_trajectories()
+    ax = draw(fp_fig, fixed_points_ds(trajectory_pc=traj, time=t), "fixed_points_pca").axes[0]
+    assert not [ln for ln in ax.lines if len(ln.get_xdata()) > 10]
+    (states,) = [c for c in ax.collections if c.get_label().startswith("visited states")]
+    assert len(states.get_offsets()) == traj.shape[0] * traj.shape[1]
+
+
+def test_slowly_moving_trajectories_are_also_drawn_as_thin_lines():
+    t = np.arange(1, 301)
+    traj = np.stack([np.stack([np.cos(t / 50), np.sin(t / 50)], -1)] * 2)
+    ax = draw(fp_fig, fixed_points_ds(trajectory_pc=traj, time=t), "fixed_points_pca").axes[0]
+    lines = [ln for ln in ax.lines if len(ln.get_xdata()) == 300]
+    assert len(lines) == 2 and all(ln.get_linewidth() < 1 for ln in lines)
+
+
+def test_points_are_drawn_by_stability_and_kind():
+    fig = draw(fp_fig, fixed_points_ds(), "fixed_points_pca")
+    by_label = {c.get_label(): c for c in fig.axes[0].collections}
+    stable = by_label["stable fixed points (1)"]
+    unstable = by_label["unstable fixed points (1)"]
+    slow = by_label["unstable slow points (1)"]
+    assert matplotlib.colors.to_hex(stable.get_facecolor()[0]) != "#ffffff"  # filled
+    assert matplotlib.colors.to_hex(unstable.get_facecolor()[0]) == "#ffffff"  # open
+    assert slow.get_sizes()[0] < unstable.get_sizes()[0]  # slow points small
+
+
+def test_pcs_are_labelled_with_explained_variance():
+    ax = draw(fp_fig, fixed_points_ds(), "fixed_points_pca").axes[0]
+    assert ax.get_xlabel() == "PC1 (75% of top-2 var.)" and ax.get_ylabel() == "PC2 (25% of top-2 var.)"
+    ds = fixed_points_ds().assign(pca_total_variance=((), 8.0))
+    ax = draw(fp_fig, ds, "fixed_points_pca").axes[0]
+    assert ax.get_xlabel() == "PC1 (38% of var.)"
+
+
+def test_unstable_directions_are_short_segments_through_the_saddles():
+    directions = np.full((3, 3), np.nan)
+    directions[1] = [0.0, 1.0, 0.0]  # the unstable fixed point at (1, 0)
+    traj, t = _rotating_trajectories()
+    ds = fixed_points_ds(trajectory_pc=traj, time=t, directions=directions)
+    ax = draw(fp_fig, ds, "fixed_points_pca").axes[0]
+    (seg,) = [ln for ln in ax.lines if ln.get_label() == "unstable direction"]
+    x, y = seg.get_xdata(), seg.get_ydata()
+    assert np.allclose(x, 1.0) and np.mean(y) == pytest.approx(0.0)
+    assert 0 < np.ptp(y) < 0.3 * np.ptp(traj[..., 1])  # short next to the state cloud
+    ax = draw(fp_fig, fixed_points_ds(trajectory_pc=traj, time=t), "fixed_points_pca").axes[0]
+    assert not [ln for ln in ax.lines if ln.get_label() == "unstable direction"]
+
+
+# --- legends never sit on the data --------------------------------------------------------------
+@pytest.mark.parametrize("module, ds", [
+    (lyap_fig, lyapunov_ds()), (jac_fig, jacobian_ds(rotation_eigs(), recurrent=[0.5, 0.2])),
+    (fp_fig, fixed_points_ds()), (mem_fig, memory_ds([0.5] * 4)), (nn_fig, nonnormality_ds()),
+])
+def test_legends_are_outside_the_axes(module, ds):
+    for stem in module.figures(ds):
+        fig = draw(module, ds, stem)
+        assert all(ax.get_legend() is None for ax in fig.axes), stem
+        assert fig.legends, stem
+
+
+# --- writing: no overwrite without asking, atomic files -----------------------------------------
+@pytest.fixture()
+def results_file(tmp_path):
+    lin = dynalysis.testing.linear_map(np.diag([0.9, 0.5]), np.ones((2, 1)))
+    inputs = np.random.default_rng(0).normal(size=(2, 40, 1))
+    res = {"lyapunov": dynalysis.lyapunov_spectrum(lin, inputs, transient=5),
+           "jacobian": dynalysis.jacobian_eigenvalues(lin, inputs, every=4)}
+    return dynalysis.save_results(res, tmp_path / "r.nc")
+
+
+def test_plot_results_refuses_to_overwrite_before_writing_anything(results_file, tmp_path):
+    out = tmp_path / "figs"
+    out.mkdir()
+    (out / "jacobian_eigenvalues.png").write_bytes(b"the user's own file")
+    with pytest.raises(ResultsFileError, match=r"jacobian_eigenvalues\.png.*overwrite=True") as err:
+        plot_results(results_file, out)
+    assert len(str(err.value).splitlines()) == 1
+    assert sorted(p.name for p in out.iterdir()) == ["jacobian_eigenvalues.png"]  # nothing else
+    assert (out / "jacobian_eigenvalues.png").read_bytes() == b"the user's own file"
+    written = plot_results(results_file, out, overwrite=True)
+    assert {p.name for p in written} == {"lyapunov_spectrum.png", "lyapunov_convergence.png",
+                                         "jacobian_eigenvalues.png", "jacobian_singular_values.png"}
+    assert (out / "jacobian_eigenvalues.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in written)  # no temp files
+
+
+@pytest.mark.parametrize("name, ds", [("lyapunov", lyapunov_ds()), ("jacobian", jacobian_ds(rotation_eigs())),
+                                      ("fixed_points", fixed_points_ds()), ("memory", memory_ds([0.5] * 3)),
+                                      ("nonnormality", nonnormality_ds())])
+def test_every_plotter_refuses_to_overwrite(name, ds, tmp_path):
+    first = PLOTTERS[name](ds, tmp_path)
+    assert first and all(p.exists() for p in first)
+    before = {p: p.stat().st_mtime_ns for p in first}
+    with pytest.raises(ResultsFileError, match="overwrite=True"):
+        PLOTTERS[name](ds, tmp_path)
+    assert {p: p.stat().st_mtime_ns for p in first} == before
+    assert PLOTTERS[name](ds, tmp_path, overwrite=True) == first
+
+
+def test_a_failed_save_leaves_no_partial_file(tmp_path, monkeypatch):
+    from matplotlib.figure import Figure
+
+    def broken(self, fname, **kw):
+        Path(fname).write_bytes(b"\x89PNG half")  # a write cut short
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(Figure, "savefig", broken)
+    with pytest.raises(OSError, match="No space left"):
+        PLOTTERS["memory"](memory_ds([0.5] * 3), tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_groups_that_would_write_the_same_files_get_prefixed(tmp_path):
+    path = dynalysis.save_results({"a": lyapunov_ds(), "b": lyapunov_ds(n=3)}, tmp_path / "two.nc")
+    names = {p.name for p in plot_results(path, tmp_path / "figs")}
+    assert names == {"a_lyapunov_spectrum.png", "a_lyapunov_convergence.png",
+                     "b_lyapunov_spectrum.png", "b_lyapunov_convergence.png"}
+
+
+def test_plotting_prints_nothing(results_file, tmp_path, capsys):
+    plot_results(results_file, tmp_path / "figs")
+    assert capsys.readouterr() == ("", "")
+
+
+def test_cli_plot_over_existing_figures_is_a_one_line_refusal(results_file, tmp_path):
+    plot_results(results_file, tmp_path / "figs")
+    before = {p.name: p.read_bytes() for p in (tmp_path / "figs").iterdir()}
+    res = subprocess.run([sys.executable, str(ROOT / "cli.py"), "plot", str(results_file),
+                          "--out", str(tmp_path / "figs")], capture_output=True, text=True, cwd=tmp_path)
+    assert res.returncode == 2 and "already exist" in res.stderr and "Traceback" not in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1
+    assert {p.name: p.read_bytes() for p in (tmp_path / "figs").iterdir()} == before
