@@ -182,6 +182,21 @@ def test_a_nan_memory_time_reads_at_least_the_window():
     assert "memory time ≥ window (4 steps)" in legend_labels(fig) and "nan" not in texts(fig)
 
 
+def test_capacity_chance_level_is_drawn_and_kept_in_view():
+    fig = draw(mem_fig, memory_ds([2e-3, 1e-3, 0.0], capacity_chance_level=((), 4e-3)), "memory")
+    ax = next(a for a in fig.axes if "memory capacity" in a.get_title())
+    (line,) = [ln for ln in ax.lines if ln.get_label().startswith("chance level")]
+    assert list(line.get_ydata()) == [4e-3, 4e-3] and ax.get_ylim()[1] > 4e-3
+
+
+def test_memory_divergence_is_noted_per_part():
+    ds = memory_ds([0.5] * 3, diverged=("trajectory", np.array([1, 0], np.int8)),
+                   capacity_diverged=("capacity_trajectory", np.array([1], np.int8)))
+    text = texts(draw(mem_fig, ds, "memory"))
+    assert "kernel: 1 of 2 trajectories diverged (NaN/inf); left out" in text
+    assert "capacity: all 1 trajectories diverged (NaN/inf)" in text
+
+
 # --- complex planes and PCA at equal aspect -----------------------------------------------------
 def test_jacobian_zoom_has_equal_axes_so_the_unit_circle_is_round():
     fig = draw(jac_fig, jacobian_ds(rotation_eigs()), "jacobian_eigenvalues")
@@ -238,7 +253,7 @@ def test_log_axis_under_two_decades_labels_intermediate_ticks_plainly():
 
 
 # --- which matrix the recurrent eigenvalues belong to -------------------------------------------
-def test_old_wcrnn_results_say_the_matrix_is_the_coupling_not_the_linearisation():
+def test_wcrnn_results_that_do_not_say_which_matrix_warn_it_may_be_the_coupling():
     ds = jacobian_ds(rotation_eigs(), recurrent=[1.2, 0.5j, -0.5j, 0.1],
                      attrs={"system": WCRNN_SYSTEM, "has_recurrent_matrix": 1})
     text = texts(draw(jac_fig, ds, "jacobian_eigenvalues"))
@@ -249,15 +264,25 @@ def test_old_wcrnn_results_say_the_matrix_is_the_coupling_not_the_linearisation(
     assert "coupling W" in text and "R + ε" in text
 
 
-def test_the_matrix_is_labelled_from_the_results_own_description():
-    described = "effective linearisation R + εW of the WCRNN"
-    ds = jacobian_ds(rotation_eigs(), recurrent=[1.0, 0.5], attrs={"system": WCRNN_SYSTEM,
-                                                                    "matrix_source": described})
+@pytest.mark.parametrize("attrs", [
+    {"recurrent_matrix_description": "R + eps*W (the Jacobian at zero pre-activation)"},
+    {"recurrent_matrix_description": "R + eps*W (the Jacobian at zero pre-activation)",
+     "matrix_source": "recurrent_matrix() of the system"},
+    {"matrix_source": "R + eps*W (the Jacobian at zero pre-activation)"},
+])
+def test_the_matrix_is_labelled_from_the_results_own_description(attrs):
+    described = "R + eps*W (the Jacobian at zero pre-activation)"
+    ds = jacobian_ds(rotation_eigs(), recurrent=[1.0, 0.5], attrs={"system": WCRNN_SYSTEM, **attrs})
     text = texts(draw(jac_fig, ds, "jacobian_eigenvalues"))
-    assert described in text.replace("\n", " ") and "coupling W inside" not in text
-    text = texts(draw(nn_fig, nonnormality_ds(system=WCRNN_SYSTEM, matrix_source=described),
-                      "nonnormality"))
-    assert described in text.replace("\n", " ")
+    assert described in text.replace("\n", " ") and "coupling" not in text
+    text = texts(draw(nn_fig, nonnormality_ds(system=WCRNN_SYSTEM, **attrs), "nonnormality"))
+    assert described in text.replace("\n", " ") and "coupling" not in text
+
+
+def test_a_linearisation_analysed_in_place_of_a_matrix_is_named():
+    ds = nonnormality_ds(system=json.dumps({"model": {"cell": "gru"}}),
+                         matrix_source="Jacobian at the initial state, zero input")
+    assert "W: Jacobian at the initial state, zero input" in texts(draw(nn_fig, ds, "nonnormality"))
 
 
 def test_other_models_get_a_plain_matrix_label():
@@ -399,6 +424,14 @@ def test_unstable_directions_are_short_segments_through_the_saddles():
     assert 0 < np.ptp(y) < 0.3 * np.ptp(traj[..., 1])  # short next to the state cloud
     ax = draw(fp_fig, fixed_points_ds(trajectory_pc=traj, time=t), "fixed_points_pca").axes[0]
     assert not [ln for ln in ax.lines if ln.get_label() == "unstable direction"]
+
+
+def test_fixed_point_search_divergence_is_noted():
+    ds = fixed_points_ds().assign(diverged=("start", np.array([1, 0, 0, 0], np.int8)),
+                                  trajectory_diverged=("trajectory", np.array([0, 1], np.int8)))
+    text = texts(draw(fp_fig, ds, "fixed_points_pca"))
+    assert "1 of 4 starts of the search diverged (NaN/inf); left out" in text
+    assert "1 of 2 driving trajectories diverged (NaN/inf); left out" in text
 
 
 # --- legends never sit on the data --------------------------------------------------------------

@@ -96,16 +96,16 @@ def plural(unit: str) -> str:
 
 
 def diverged_count(ds, var: str = "diverged") -> tuple[int, int]:
-    """``(diverged, total)`` trajectories from the ``diverged`` flag (``(0, 0)`` without it)."""
+    """``(diverged, total)`` from a divergence flag variable (``(0, 0)`` without it)."""
     if var not in ds:
         return 0, 0
     flags = np.asarray(ds[var].values).ravel()
     return int((flags != 0).sum()), int(flags.size)
 
 
-def divergence_text(ds, what: str = "trajectories") -> str | None:
+def divergence_text(ds, what: str = "trajectories", var: str = "diverged") -> str | None:
     """``"all N trajectories diverged (NaN/inf)"``, ``"k of N … left out"``, or None."""
-    k, n = diverged_count(ds)
+    k, n = diverged_count(ds, var)
     if not k:
         return None
     if k == n:
@@ -126,17 +126,23 @@ def system_model(ds) -> dict:
 def matrix_description(ds) -> str:
     """What the file's "recurrent matrix" is, in words, for figure captions.
 
-    The analysis' own record comes first (``matrix_source``, as written by the analyses that
-    describe the matrix they used). Older files only say "recurrent_matrix() of the system":
-    for a WCRNN that was the coupling ``W`` inside the tanh, not the linearisation
-    ``R + ε diag(tanh′) W`` of its dynamics, and the caption says so.
+    The result's own record comes first: ``recurrent_matrix_description`` (the system's
+    declaration, e.g. "R + eps*W (the Jacobian at zero pre-activation)"), then a specific
+    ``matrix_source`` (e.g. "Jacobian at the initial state, zero input"). A file that only says
+    "recurrent_matrix() of the system" does not tell, for a WCRNN, whether that was the coupling
+    ``W`` inside the tanh (older versions) or the linearisation ``R + εW`` of its dynamics; the
+    caption says so rather than guess.
     """
+    described = str(ds.attrs.get("recurrent_matrix_description", "") or "").strip()
+    if described:
+        return described
     source = str(ds.attrs.get("matrix_source", "") or "").strip()
     if source not in _GENERIC_MATRIX_SOURCES:
         return source
     if system_model(ds).get("cell") == "wcrnn":
-        return ("coupling W inside the tanh, not the linearisation R + ε·diag(tanh′)·W "
-                "of h ← R h + ε tanh(W h + V x + b) (result written before the matrix was described)")
+        return ("recurrent_matrix() of the WCRNN h ← R h + ε tanh(W h + V x + b); this file does not "
+                "record which matrix that was: the coupling W (older versions), not the linearisation "
+                "R + ε·diag(tanh′)·W of the dynamics, or R + εW itself (newer versions)")
     return "recurrent weight matrix of the model"
 
 
@@ -234,16 +240,16 @@ def plain_ticks(ax, *, axis: str = "y") -> None:
     (ax.yaxis if axis == "y" else ax.xaxis).set_major_formatter(fmt)
 
 
-def square_limits(ax, re, im, *, pad: float = 0.08, from_real_axis: bool = False) -> None:
+def square_limits(ax, re, im, *, pad: float = 0.08, upper_half: bool = False) -> None:
     """Equal-aspect limits around the points ``re + i·im`` (a square window, same scale).
 
-    ``from_real_axis``: the window starts just below Im λ = 0 instead of being centred.
+    ``upper_half``: the window reaches at most a margin below Im λ = 0 (room to spare goes up).
     """
     lo_r, hi_r, lo_i, hi_i = np.min(re), np.max(re), np.min(im), np.max(im)
     half = max(hi_r - lo_r, hi_i - lo_i, 1e-3) * (0.5 + pad)
     cr, ci = (lo_r + hi_r) / 2, (lo_i + hi_i) / 2
     ax.set_xlim(cr - half, cr + half)
-    bottom = -pad * half if from_real_axis else ci - half
+    bottom = max(ci - half, -pad * half) if upper_half else ci - half
     ax.set_ylim(bottom, bottom + 2 * half)
     ax.set_aspect("equal", adjustable="box")
 

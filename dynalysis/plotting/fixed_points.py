@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import (Figures, figure, footnote, legend_above, note, title_of, unit_circle,
+from ._common import (Figures, divergence_text, figure, footnote, legend_above, note, title_of, unit_circle,
                       write_figures)
 
 __all__ = ["plot_fixed_points"]
@@ -11,7 +11,7 @@ __all__ = ["plot_fixed_points"]
 # stability flag -> (colour, word, marker, filled)
 _STYLE = {0: ("C2", "stable", "o", True), 1: ("C1", "marginal", "D", True),
           2: ("C3", "unstable", "o", False)}
-_SIZE = {0: 55, 1: 14}  # kind flag: fixed point, slow point
+_FIXED_SIZE, _OTHER_SIZE = 55, 14  # kind 0 (fixed point) large; slow (and any other kind) small
 _LINE_JUMP = 0.05  # connect trajectory samples only if a typical step is this small vs. the spread
 
 
@@ -33,6 +33,12 @@ def _pc_labels(ds, n_pc: int) -> list[str]:
         else:
             labels.append(f"PC{i + 1}" if i < n_pc else "")
     return labels
+
+
+def _kind_words(ds) -> list[str]:
+    """Names of the ``kind`` flag values (``flag_meanings``; "fixed", "slow" by default)."""
+    words = str(ds.kind.attrs.get("flag_meanings", "")).split()
+    return words if len(words) >= 2 else ["fixed", "slow"]
 
 
 def _plane(values: np.ndarray, n_pc: int) -> tuple[np.ndarray, np.ndarray]:
@@ -100,11 +106,12 @@ def _pca(ds):
     kind, stab = ds.kind.values, ds.stability.values
     _unstable_directions(ax, ds, spread, n_pc)
     for s, (color, word, marker, filled) in _STYLE.items():
-        for k, suffix in ((0, "fixed point"), (1, "slow point")):
+        for k, suffix in enumerate(_kind_words(ds)):
             m = (stab == s) & (kind == k)
             if m.any():
-                ax.scatter(px[m], py[m], s=_SIZE[k], marker=marker, facecolor=color if filled else "white",
-                           edgecolor=color, lw=1.3, zorder=3, label=f"{word} {suffix}s ({int(m.sum())})")
+                ax.scatter(px[m], py[m], s=_FIXED_SIZE if k == 0 else _OTHER_SIZE, marker=marker,
+                           facecolor=color if filled else "white", edgecolor=color, lw=1.3, zorder=3,
+                           label=f"{word} {suffix} points ({int(m.sum())})")
     xlabel, ylabel = _pc_labels(ds, n_pc)
     ax.set(xlabel=xlabel, ylabel=ylabel, title=f"fixed points — {title_of(ds)}")
     ax.set_aspect("equal", adjustable="datalim")
@@ -112,7 +119,9 @@ def _pca(ds):
         note(ax, "no fixed or slow point found")
     legend_above(fig, [ax], ncols=2)
     footnote(fig, "filled: stable · open: unstable · diamond: marginal · small: slow point "
-             "(q above tol) · both axes at the same scale")
+             "(q above tol) · both axes at the same scale",
+             divergence_text(ds, "driving trajectories", var="trajectory_diverged"),
+             divergence_text(ds, "starts of the search"))
     return fig
 
 

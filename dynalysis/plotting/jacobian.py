@@ -28,7 +28,7 @@ def _zoom_window(ax, ev: np.ndarray) -> int:
     re = np.quantile(upper.real, [lo, hi])
     im = np.quantile(upper.imag, [lo, hi])
     near_axis = im[0] < 0.1 * im[1] + 1e-12  # the bulk reaches the real axis: show it
-    square_limits(ax, re, np.array([0.0, im[1]]) if near_axis else im, from_real_axis=near_axis)
+    square_limits(ax, re, np.array([0.0, im[1]]) if near_axis else im, upper_half=True)
     x0, x1 = ax.get_xlim()
     y0, y1 = ax.get_ylim()
     inside = (upper.real >= x0) & (upper.real <= x1) & (upper.imag >= y0) & (upper.imag <= y1)

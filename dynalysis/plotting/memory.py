@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import (Figures, figure, finite, footnote, legend_above, note, plain_ticks, plural, time_unit,
-                      title_of, value_axis, write_figures)
+from ._common import (Figures, divergence_text, figure, finite, footnote, legend_above, note,
+                      plain_ticks, plural, time_unit, title_of, value_axis, write_figures)
 
 __all__ = ["plot_memory"]
 
@@ -47,6 +47,10 @@ def _capacity(ax, ds) -> None:
     ax.bar(ds.lag.values, mc, color="C2", width=0.8)
     total = f"total {float(ds.memory_capacity):.3g}" if "memory_capacity" in ds else ""
     top = float(finite(mc).max()) if finite(mc).size else 0.0
+    if "capacity_chance_level" in ds:  # what an uninformative lag scores on the held-out steps
+        chance = float(ds.capacity_chance_level)
+        ax.axhline(chance, color="0.3", lw=0.9, ls=":", label=f"chance level of MC_k ({chance:.2g})")
+        top = max(top, chance)
     if 0 < top < _FULL_SCALE:
         ax.set_ylim(0, 1.15 * top)
         ax.set_title(f"memory capacity ({total})\ny axis scaled to the data: MC_k ≤ {top:.2g} (of 1)",
@@ -80,8 +84,11 @@ def _figure(ds, panels):
          "fisher_memory": lambda: _fisher(ax, ds)}[name]()
         ax.set_xlabel(f"lag [{unit}]")
     legend_above(fig, axes, title=f"memory — {title_of(ds)}")
-    if "fisher_memory" in panels and ds.attrs.get("fisher_linearisation"):
-        footnote(fig, f"Fisher memory of the linearisation {ds.attrs['fisher_linearisation']}")
+    linearisation = ds.attrs.get("fisher_linearisation") if "fisher_memory" in panels else None
+    footnote(fig, divergence_text(ds) and f"kernel: {divergence_text(ds)}",
+             divergence_text(ds, var="capacity_diverged") and
+             f"capacity: {divergence_text(ds, var='capacity_diverged')}",
+             linearisation and f"Fisher memory of the linearisation {linearisation}")
     return fig
 
 

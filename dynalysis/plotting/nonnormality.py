@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import Figures, figure, footnote, legend_above, matrix_description, title_of, value_axis, write_figures
+from ._common import (Figures, divergence_text, figure, footnote, legend_above, matrix_description,
+                      title_of, value_axis, write_figures)
 
 __all__ = ["plot_nonnormality"]
 
@@ -35,7 +36,9 @@ def _figure(ds):
              f"{'' if reliable else ' (unreliable)'}, d / ‖W‖_F = {float(ds.henrici_normalized):.3g}, "
              f"eigenvector condition κ(V) = {float(ds.eigenvector_condition):.3g}; ‖W‖₂ = "
              f"{float(ds.spectral_norm):.3g}, ρ(W) = {rho:.3g}, numerical abscissa "
-             f"{float(ds.numerical_abscissa):.3g}, spectral abscissa {float(ds.spectral_abscissa):.3g}")
+             f"{float(ds.numerical_abscissa):.3g}, spectral abscissa {float(ds.spectral_abscissa):.3g}",
+             divergence_text(ds, "chain-motif pulses") and
+             f"chain motif: {divergence_text(ds, 'chain-motif pulses')}")
     return fig
 
 
