@@ -2,36 +2,29 @@
 
 Every plotter ``PLOTTERS[name](ds, out_dir, *, overwrite=False)`` describes its figures as
 ``figures(ds) -> {file stem: draw}``; the tests draw them and read the axes (limits, aspect,
-scales, tick labels, texts), never pixels. Results are hand-built Datasets (to control the
-values and to add or drop optional variables) or real analyses of small maps.
+scales, tick labels, texts), never pixels. Results are hand-built Datasets
+(`_plotting_helpers`), to control the values and to add or drop optional variables; writing
+files is tested in test_plotting_files.py.
 """
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import matplotlib
 import numpy as np
 import pytest
-import xarray as xr
 
 matplotlib.use("Agg")
 import matplotlib.pyplot  # noqa: E402
 
-import dynalysis  # noqa: E402
-from dynalysis.errors import ResultsFileError  # noqa: E402
-from dynalysis.plotting import PLOTTERS, plot_results  # noqa: E402
 from dynalysis.plotting import fixed_points as fp_fig  # noqa: E402
 from dynalysis.plotting import jacobian as jac_fig  # noqa: E402
 from dynalysis.plotting import lyapunov as lyap_fig  # noqa: E402
 from dynalysis.plotting import memory as mem_fig  # noqa: E402
 from dynalysis.plotting import nonnormality as nn_fig  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-WCRNN_SYSTEM = json.dumps({"model": {"cell": "wcrnn", "epsilon": 0.1, "hidden_size": 4}})
-
+from _plotting_helpers import (WCRNN_SYSTEM, fixed_points_ds, jacobian_ds, lyapunov_ds,  # noqa: E402
+                               memory_ds, nonnormality_ds, rotation_eigs)
 
 @pytest.fixture(autouse=True)
 def _close_figures():
@@ -57,97 +50,6 @@ def tick_labels(ax, axis="y") -> list[str]:
 
 def legend_labels(fig) -> list[str]:
     return [t.get_text() for leg in fig.legends for t in leg.get_texts()]
-
-
-# --- hand-built results -----------------------------------------------------------------------
-def lyapunov_ds(n=4, trajectories=3, steps=20, *, diverged=0, units="1/step", **extra):
-    lam = -np.arange(n, dtype=float) * 0.1 + 0.05
-    conv = lam[None, :] + 0.5 / np.arange(1, steps + 1)[:, None]
-    div = np.zeros(trajectories, np.int8)
-    div[:diverged] = 1
-    if diverged == trajectories:
-        lam, conv = np.full(n, np.nan), np.full((steps, n), np.nan)
-    ds = xr.Dataset({"exponent": ("exponent_index", lam),
-                     "exponent_std": ("exponent_index", np.full(n, 0.01)),
-                     "convergence": (("step", "exponent_index"), conv),
-                     "diverged": ("trajectory", div),
-                     "kaplan_yorke_dimension": ((), 1.5 if diverged < trajectories else np.nan)},
-                    coords={"exponent_index": np.arange(n), "step": np.arange(1, steps + 1) * 5,
-                            "trajectory": np.arange(trajectories)},
-                    attrs={"analysis": "lyapunov", "source": "/runs/x/model.ckpt"})
-    for name in ("exponent", "exponent_std", "convergence"):
-        ds[name].attrs["units"] = units
-    ds["step"].attrs["units"] = units.split("/")[1]
-    return ds.assign(extra)
-
-
-def jacobian_ds(eig, singular=None, *, diverged=None, recurrent=None, attrs=None):
-    """``eig (trajectory, time, eigen_index)`` complex; singular values default to |eig|."""
-    eig = np.asarray(eig, dtype=complex)
-    B, T, N = eig.shape
-    sv = np.sort(np.abs(eig), -1)[..., ::-1] if singular is None else np.asarray(singular, float)
-    div = np.zeros(B, np.int8) if diverged is None else np.asarray(diverged, np.int8)
-    data = {"eigenvalue": (("trajectory", "time", "eigen_index"), eig),
-            "singular_value": (("trajectory", "time", "singular_index"), sv),
-            "spectral_radius": (("trajectory", "time"), np.abs(eig).max(-1)),
-            "spectral_norm": (("trajectory", "time"), sv[..., 0]),
-            "diverged": ("trajectory", div)}
-    if recurrent is not None:
-        data["recurrent_eigenvalue"] = ("recurrent_index", np.asarray(recurrent, complex))
-    ds = xr.Dataset(data, coords={"trajectory": np.arange(B), "time": np.arange(1, T + 1)},
-                    attrs={"analysis": "jacobian", "source": "m.ckpt", **(attrs or {})})
-    ds["time"].attrs["units"] = "step"
-    return ds
-
-
-def rotation_eigs(radius=0.99, angle=np.pi / 4, B=2, T=30, spread=0.004, seed=0):
-    """A WCRNN-like spectrum: a tight cluster at radius·e^{±i angle} (cf. the demo's R + εW)."""
-    rng = np.random.default_rng(seed)
-    z = radius * np.exp(1j * angle) + spread * (rng.normal(size=(B, T, 2)) + 1j * rng.normal(size=(B, T, 2)))
-    return np.concatenate([z, z.conj()], -1)
-
-
-def memory_ds(capacity, *, memory_time=12.3, **extra):
-    L = len(capacity)
-    ds = xr.Dataset({"kernel_norm": ("lag", np.exp(-np.arange(L) / 10.0)),
-                     "memory_time": ((), memory_time),
-                     "capacity": ("lag", np.asarray(capacity, float)),
-                     "memory_capacity": ((), float(np.sum(capacity)))},
-                    coords={"lag": np.arange(L)}, attrs={"analysis": "memory", "source": "m.ckpt"})
-    ds["lag"].attrs["units"] = "step"
-    return ds.assign(extra)
-
-
-def fixed_points_ds(*, trajectory_pc=None, time=None, directions=None):
-    """Three points in a 3-D state: a stable and an unstable fixed point, an unstable slow one."""
-    state = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-    data = {"state": (("fixed_point", "state_dim"), state),
-            "kind": ("fixed_point", np.array([0, 0, 1], np.int8)),
-            "stability": ("fixed_point", np.array([0, 2, 2], np.int8)),
-            "eigenvalue": (("fixed_point", "eigen_index"), np.array([[0.5, 0.2, 0.1], [1.5, 0.5, 0.1],
-                                                                      [1.2, 0.3j, -0.3j]])),
-            "pca_components": (("pc", "state_dim"), np.eye(3)[:2]),
-            "pca_explained_variance": ("pc", np.array([3.0, 1.0])),
-            "fixed_point_pc": (("fixed_point", "pc"), state[:, :2])}
-    coords = {"fixed_point": np.arange(3), "pc": np.arange(2), "state_dim": np.arange(3)}
-    if trajectory_pc is not None:
-        data["trajectory_pc"] = (("trajectory", "time", "pc"), trajectory_pc)
-        coords.update(trajectory=np.arange(trajectory_pc.shape[0]), time=time)
-    if directions is not None:
-        data["unstable_direction"] = (("fixed_point", "state_dim"), directions)
-    return xr.Dataset(data, coords=coords, attrs={"analysis": "fixed_points", "source": "m.ckpt"})
-
-
-def nonnormality_ds(**attrs):
-    p = np.arange(6)
-    return xr.Dataset({"henrici": ((), 2.0), "henrici_normalized": ((), 0.5), "henrici_reliable": ((), 1),
-                       "eigenvector_condition": ((), 3.0), "spectral_radius": ((), 0.9),
-                       "spectral_norm": ((), 1.2), "spectral_abscissa": ((), 0.9),
-                       "numerical_abscissa": ((), 1.1), "power_norm": ("power", 1.2 * 0.9 ** p),
-                       "motif_profile": ("order_difference", np.array([0.0, 0.1, 0.0])),
-                       "motif_profile_std": ("order_difference", np.full(3, 0.01))},
-                      coords={"power": p, "order_difference": [-1, 0, 1]},
-                      attrs={"analysis": "nonnormality", "source": "m.ckpt", **attrs})
 
 
 # --- memory capacity: values far below 1 are visible --------------------------------------------
@@ -444,77 +346,3 @@ def test_legends_are_outside_the_axes(module, ds):
         fig = draw(module, ds, stem)
         assert all(ax.get_legend() is None for ax in fig.axes), stem
         assert fig.legends, stem
-
-
-# --- writing: no overwrite without asking, atomic files -----------------------------------------
-@pytest.fixture()
-def results_file(tmp_path):
-    lin = dynalysis.testing.linear_map(np.diag([0.9, 0.5]), np.ones((2, 1)))
-    inputs = np.random.default_rng(0).normal(size=(2, 40, 1))
-    res = {"lyapunov": dynalysis.lyapunov_spectrum(lin, inputs, transient=5),
-           "jacobian": dynalysis.jacobian_eigenvalues(lin, inputs, every=4)}
-    return dynalysis.save_results(res, tmp_path / "r.nc")
-
-
-def test_plot_results_refuses_to_overwrite_before_writing_anything(results_file, tmp_path):
-    out = tmp_path / "figs"
-    out.mkdir()
-    (out / "jacobian_eigenvalues.png").write_bytes(b"the user's own file")
-    with pytest.raises(ResultsFileError, match=r"jacobian_eigenvalues\.png.*overwrite=True") as err:
-        plot_results(results_file, out)
-    assert len(str(err.value).splitlines()) == 1
-    assert sorted(p.name for p in out.iterdir()) == ["jacobian_eigenvalues.png"]  # nothing else
-    assert (out / "jacobian_eigenvalues.png").read_bytes() == b"the user's own file"
-    written = plot_results(results_file, out, overwrite=True)
-    assert {p.name for p in written} == {"lyapunov_spectrum.png", "lyapunov_convergence.png",
-                                         "jacobian_eigenvalues.png", "jacobian_singular_values.png"}
-    assert (out / "jacobian_eigenvalues.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in written)  # no temp files
-
-
-@pytest.mark.parametrize("name, ds", [("lyapunov", lyapunov_ds()), ("jacobian", jacobian_ds(rotation_eigs())),
-                                      ("fixed_points", fixed_points_ds()), ("memory", memory_ds([0.5] * 3)),
-                                      ("nonnormality", nonnormality_ds())])
-def test_every_plotter_refuses_to_overwrite(name, ds, tmp_path):
-    first = PLOTTERS[name](ds, tmp_path)
-    assert first and all(p.exists() for p in first)
-    before = {p: p.stat().st_mtime_ns for p in first}
-    with pytest.raises(ResultsFileError, match="overwrite=True"):
-        PLOTTERS[name](ds, tmp_path)
-    assert {p: p.stat().st_mtime_ns for p in first} == before
-    assert PLOTTERS[name](ds, tmp_path, overwrite=True) == first
-
-
-def test_a_failed_save_leaves_no_partial_file(tmp_path, monkeypatch):
-    from matplotlib.figure import Figure
-
-    def broken(self, fname, **kw):
-        Path(fname).write_bytes(b"\x89PNG half")  # a write cut short
-        raise OSError("No space left on device")
-
-    monkeypatch.setattr(Figure, "savefig", broken)
-    with pytest.raises(OSError, match="No space left"):
-        PLOTTERS["memory"](memory_ds([0.5] * 3), tmp_path)
-    assert list(tmp_path.iterdir()) == []
-
-
-def test_groups_that_would_write_the_same_files_get_prefixed(tmp_path):
-    path = dynalysis.save_results({"a": lyapunov_ds(), "b": lyapunov_ds(n=3)}, tmp_path / "two.nc")
-    names = {p.name for p in plot_results(path, tmp_path / "figs")}
-    assert names == {"a_lyapunov_spectrum.png", "a_lyapunov_convergence.png",
-                     "b_lyapunov_spectrum.png", "b_lyapunov_convergence.png"}
-
-
-def test_plotting_prints_nothing(results_file, tmp_path, capsys):
-    plot_results(results_file, tmp_path / "figs")
-    assert capsys.readouterr() == ("", "")
-
-
-def test_cli_plot_over_existing_figures_is_a_one_line_refusal(results_file, tmp_path):
-    plot_results(results_file, tmp_path / "figs")
-    before = {p.name: p.read_bytes() for p in (tmp_path / "figs").iterdir()}
-    res = subprocess.run([sys.executable, str(ROOT / "cli.py"), "plot", str(results_file),
-                          "--out", str(tmp_path / "figs")], capture_output=True, text=True, cwd=tmp_path)
-    assert res.returncode == 2 and "already exist" in res.stderr and "Traceback" not in res.stderr
-    assert len(res.stderr.strip().splitlines()) == 1
-    assert {p.name: p.read_bytes() for p in (tmp_path / "figs").iterdir()} == before

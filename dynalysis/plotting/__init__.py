@@ -14,7 +14,7 @@ from . import jacobian as _jacobian
 from . import lyapunov as _lyapunov
 from . import memory as _memory
 from . import nonnormality as _nonnormality
-from ._common import refuse_existing, save, targets
+from ._common import check_folder, refuse_existing, save, targets
 from .fixed_points import plot_fixed_points as plot_fixed_points
 from .jacobian import plot_jacobian as plot_jacobian
 from .lyapunov import plot_lyapunov as plot_lyapunov
@@ -60,9 +60,17 @@ def plot_results(path, out_dir, *, overwrite: bool = False) -> list[Path]:
     list of pathlib.Path
         When two groups would write the same file name (two memory groups, say), their files
         are prefixed with the group name.
+
+    Raises
+    ------
+    ResultsFileError
+        A missing or damaged results file; figures that exist (without ``overwrite``); an
+        ``out_dir`` that is not a folder; a file that cannot be written (the reason, e.g. no
+        space left on the device). One line each.
     """
     from ..io.netcdf import open_results, result_groups
 
+    check_folder(out_dir)
     plan = []  # (group, plotter, dataset)
     for group in result_groups(path) or [None]:
         ds = open_results(path, group=group)

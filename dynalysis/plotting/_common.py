@@ -16,7 +16,7 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from ..errors import ResultsFileError
+from ..errors import ResultsFileError, first_line
 
 Figures = Mapping[str, Callable[[], object]]
 
@@ -50,13 +50,25 @@ def refuse_existing(paths, *, overwrite: bool) -> None:
                                "to replace them")
 
 
+def check_folder(out_dir) -> None:
+    """Raise `ResultsFileError` when ``out_dir`` exists but is not a folder."""
+    if os.path.lexists(out_dir) and not Path(out_dir).is_dir():
+        raise ResultsFileError(f"{out_dir} is not a folder; give a folder for the figures")
+
+
 def save(fig, path: Path) -> Path:
-    """Save ``fig`` as the PNG ``path`` atomically (temporary file + rename) and close it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Save ``fig`` as the PNG ``path`` atomically (temporary file + rename) and close it.
+
+    Raises `ResultsFileError` (one line, the file and the system's reason, e.g. "No space
+    left on device") when the file cannot be written; nothing is left behind then.
+    """
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight")
         os.replace(tmp, path)
+    except OSError as e:
+        raise ResultsFileError(f"cannot write {path}: {e.strerror or first_line(e)}") from None
     finally:
         pyplot().close(fig)
         if tmp.exists():
@@ -66,6 +78,7 @@ def save(fig, path: Path) -> Path:
 
 def write_figures(figures: Figures, out_dir, *, overwrite: bool = False) -> list[Path]:
     """Check every target of ``figures`` first, then draw and save each; return the paths."""
+    check_folder(out_dir)
     paths = targets(out_dir, figures)
     refuse_existing(paths, overwrite=overwrite)
     return [save(draw(), path) for draw, path in zip(figures.values(), paths)]
@@ -141,8 +154,8 @@ def matrix_description(ds) -> str:
         return source
     if system_model(ds).get("cell") == "wcrnn":
         return ("recurrent_matrix() of the WCRNN h ← R h + ε tanh(W h + V x + b); this file does not "
-                "record which matrix that was: the coupling W (older versions), not the linearisation "
-                "R + ε·diag(tanh′)·W of the dynamics, or R + εW itself (newer versions)")
+                "say whether that was the coupling W (older versions) or the linearisation R + εW "
+                "(newer versions)")
     return "recurrent weight matrix of the model"
 
 

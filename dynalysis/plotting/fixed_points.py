@@ -89,9 +89,9 @@ def _unstable_directions(ax, ds, spread: float, n_pc: int) -> int:
     dx, dy = _plane(d, n_pc)
     ok = np.isfinite(dx) & np.isfinite(dy) & np.isfinite(px) & np.isfinite(py)
     half = 0.08 * spread
-    for i in np.flatnonzero(ok):
+    for n, i in enumerate(np.flatnonzero(ok)):
         ax.plot([px[i] - half * dx[i], px[i] + half * dx[i]], [py[i] - half * dy[i], py[i] + half * dy[i]],
-                color="C3", lw=1.2, zorder=2, label="unstable direction" if i == np.flatnonzero(ok)[0] else None)
+                color="C3", lw=1.2, zorder=2, label=None if n else "unstable direction")
     return int(ok.sum())
 
 
