@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import (Figures, divergence_text, figure, footnote, legend_above, matrix_description, note, plural,
-                      square_limits, time_unit, title_of, unit_circle, value_axis, write_figures)
+from ._common import (Figures, divergence_text, figure, footnote, legend_above, matrix_description,
+                      note, square_limits, time_unit, title_of, unit_circle, value_axis,
+                      write_figures)
 
 __all__ = ["plot_jacobian", "unit_circle"]
 
@@ -71,7 +72,8 @@ def _singular_values(ds):
     fig, (a1, a2) = figure(2, width=10, height=3.8)
     keep = _finite_trajectories(ds)
     a1.set(xlabel="rank i (0 = largest)", ylabel="value", title="spectra of J_t")
-    a2.set(xlabel=f"step t [{plural(time_unit(ds, 'time'))}]", ylabel="value",
+    unit = time_unit(ds, "time")
+    a2.set(xlabel="step t" if unit == "step" else f"time t [{unit}]", ylabel="value",
            title="one-step amplification along the trajectory")
     if not keep.size:
         for ax in (a1, a2):
@@ -121,8 +123,9 @@ def plot_jacobian(ds, out_dir, *, overwrite: bool = False) -> list:
     list of pathlib.Path
         ``jacobian_eigenvalues.png``: every sampled ``eig(J_t)`` and, where present, the
         eigenvalues of the recurrent matrix (captioned with what that matrix is, from the
-        file's ``matrix_source``); left the whole plane, right a square zoom on the bulk of
-        ``eig(J_t)`` in the upper half plane, both at equal aspect so the unit circle is round.
+        file's ``recurrent_matrix_description`` or ``matrix_source``); left the whole plane,
+        right a square zoom on the bulk of ``eig(J_t)`` in the upper half plane, both at equal
+        aspect so the unit circle is round.
         ``jacobian_singular_values.png``: median and 5–95 % band of the sorted singular values
         and eigenvalue moduli, and spectral radius and norm over time.
     """

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._common import (Figures, divergence_text, figure, footnote, legend_above, note, per_time,
-                      plural, time_unit, title_of, write_figures)
+                      time_unit, title_of, write_figures)
 
 __all__ = ["plot_lyapunov"]
 
@@ -73,7 +73,9 @@ def _convergence(ds):
     conv = ds.convergence.values
     unit = per_time(ds, "exponent")
     fig, (ax,) = figure(width=6.8, height=4.0)
-    ax.set(xlabel=f"{plural(time_unit(ds, 'step'))} averaged since the transient",
+    unit_t = time_unit(ds, "step")
+    ax.set(xlabel="steps averaged since the transient" if unit_t == "step"
+           else f"time averaged since the transient [{unit_t}]",
            ylabel=f"running estimate  [nats / {unit}]",
            title="convergence of the QR estimates (flat = converged)")
     steps = ds.step.values

@@ -123,5 +123,26 @@ def plot_memory(ds, out_dir, *, overwrite: bool = False) -> list:
         ``memory.png`` for a combined result, else ``<analysis>.png``; empty when there is
         nothing to draw. A capacity curve far below 1 is drawn on an axis scaled to the data,
         and the title says so.
+
+    Raises
+    ------
+    ResultsFileError
+        ``memory.png`` exists and ``overwrite`` is False (nothing is written), or it cannot be
+        written.
+
+    Examples
+    --------
+    >>> import tempfile, xarray as xr
+    >>> ds = xr.Dataset({"capacity": ("lag", [0.9, 0.5, 0.1])}, coords={"lag": [0, 1, 2]})
+    >>> tmp = tempfile.TemporaryDirectory(); out = tmp.name
+    >>> [p.name for p in plot_memory(ds, out)]
+    ['memory.png']
+    >>> plot_memory(ds, out)
+    Traceback (most recent call last):
+    ...
+    dynalysis.errors.ResultsFileError: figures already exist in ...: memory.png; pass overwrite=True to replace them
+    >>> [p.name for p in plot_memory(ds, out, overwrite=True)]
+    ['memory.png']
+    >>> tmp.cleanup()
     """
     return write_figures(figures(ds), out_dir, overwrite=overwrite)

@@ -63,8 +63,9 @@ def plot_nonnormality(ds, out_dir, *, overwrite: bool = False) -> list:
     -------
     list of pathlib.Path
         ``nonnormality.png`` (empty list without a matrix). The numbers (Henrici departure,
-        norms, abscissae) and what ``W`` is (the file's ``matrix_source``; for a WCRNN
-        written before that was recorded, a warning that it is the coupling, not ``R + εW``)
-        are printed below the panels, where they cannot cover the curves.
+        norms, abscissae) and what ``W`` is (the file's ``recurrent_matrix_description`` or
+        ``matrix_source``; for a WCRNN file that records neither, a warning that it may be the
+        coupling rather than ``R + εW``) are printed below the panels, where they cannot cover
+        the curves.
     """
     return write_figures(figures(ds), out_dir, overwrite=overwrite)
