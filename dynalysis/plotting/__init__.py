@@ -1,6 +1,20 @@
-"""Figures for every analysis: ``PLOTTERS[analysis](dataset, out_dir) -> [png paths]``."""
+"""Figures for every analysis: ``PLOTTERS[analysis](dataset, out_dir, *, overwrite=False)``.
+
+Each plotter returns the paths of the PNG files it wrote; none overwrites an existing file
+unless ``overwrite=True`` (it raises `ResultsFileError` naming the files before writing
+anything), and each file is written atomically. `plot_results` draws every analysis of a
+results file.
+"""
 from __future__ import annotations
 
+from pathlib import Path
+
+from . import fixed_points as _fixed_points
+from . import jacobian as _jacobian
+from . import lyapunov as _lyapunov
+from . import memory as _memory
+from . import nonnormality as _nonnormality
+from ._common import check_folder, refuse_existing, save, targets
 from .fixed_points import plot_fixed_points as plot_fixed_points
 from .jacobian import plot_jacobian as plot_jacobian
 from .lyapunov import plot_lyapunov as plot_lyapunov
@@ -8,6 +22,9 @@ from .memory import plot_memory as plot_memory
 from .nonnormality import plot_nonnormality as plot_nonnormality
 from .pseudospectra import plot_pseudospectra as plot_pseudospectra
 from .transient import plot_transient_growth as plot_transient_growth
+
+__all__ = ["PLOTTERS", "plot_results", "plot_fixed_points", "plot_jacobian", "plot_lyapunov",
+           "plot_memory", "plot_nonnormality"]
 
 PLOTTERS = {
     "lyapunov": plot_lyapunov,
@@ -22,16 +39,59 @@ PLOTTERS = {
     "transient_growth": plot_transient_growth,
 }
 
+# the figure lists behind the built-in plotters: names known before anything is drawn
+_FIGURES = {plot_lyapunov: _lyapunov.figures, plot_jacobian: _jacobian.figures,
+            plot_fixed_points: _fixed_points.figures, plot_nonnormality: _nonnormality.figures,
+            plot_memory: _memory.figures}
 
-def plot_results(path, out_dir) -> list:
-    """Draw every analysis found in a results file into ``out_dir``; return the PNG paths."""
+
+def plot_results(path, out_dir, *, overwrite: bool = False) -> list[Path]:
+    """Draw every analysis found in a results file into ``out_dir``; return the PNG paths.
+
+    Parameters
+    ----------
+    path : path-like
+        A results file (`dynalysis.save_results`): one analysis in the root group or one per
+        group. Groups are matched to `PLOTTERS` by name, else by their ``analysis`` attribute.
+    out_dir : path-like
+        Folder for the PNG files (created if needed).
+    overwrite : bool, default False
+        Replace existing figures. Without it, every target is checked before the first file
+        is written and `ResultsFileError` names the ones that exist.
+
+    Returns
+    -------
+    list of pathlib.Path
+        When two groups would write the same file name (two memory groups, say), their files
+        are prefixed with the group name.
+
+    Raises
+    ------
+    ResultsFileError
+        A missing or damaged results file; figures that exist (without ``overwrite``); an
+        ``out_dir`` that is not a folder; a file that cannot be written (the reason, e.g. no
+        space left on the device). One line each.
+    """
     from ..io.netcdf import open_results, result_groups
 
-    groups = result_groups(path) or [None]
-    written = []
-    for g in groups:
-        ds = open_results(path, group=g)
-        name = g or ds.attrs.get("analysis")
+    check_folder(out_dir)
+    plan = []  # (group, plotter, dataset)
+    for group in result_groups(path) or [None]:
+        ds = open_results(path, group=group)
+        name = group if group in PLOTTERS else ds.attrs.get("analysis")
         if name in PLOTTERS:
-            written += PLOTTERS[name](ds, out_dir)
+            plan.append((group, PLOTTERS[name], ds))
+    drawn = [(group, plotter, ds, _FIGURES[plotter](ds) if plotter in _FIGURES else None)
+             for group, plotter, ds in plan]
+    stems = [s for *_, figs in drawn if figs for s in figs]
+    clash = {s for s in stems if stems.count(s) > 1}
+    jobs = []  # (path, draw)
+    for group, _, _, figs in drawn:
+        for stem, draw in (figs or {}).items():
+            jobs.append((targets(out_dir, [f"{group}_{stem}" if stem in clash else stem])[0], draw))
+    refuse_existing([p for p, _ in jobs], overwrite=overwrite)
+    written = [save(draw(), p) for p, draw in jobs]
+    for _, plotter, ds, figs in drawn:
+        if figs is None:  # a plotter added to PLOTTERS by the user: it checks its own files
+            written += plotter(ds, out_dir, overwrite=overwrite)
     return written

@@ -3,52 +3,170 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import pyplot, save, title_of
-from .jacobian import unit_circle
+from ._common import (Figures, divergence_text, figure, footnote, legend_above, note, title_of, unit_circle,
+                      write_figures)
 
-_STYLE = {0: ("C2", "stable"), 1: ("C1", "marginal"), 2: ("C3", "unstable")}
+__all__ = ["plot_fixed_points"]
+
+# stability flag -> (colour, word, marker, filled)
+_STYLE = {0: ("C2", "stable", "o", True), 1: ("C1", "marginal", "D", True),
+          2: ("C3", "unstable", "o", False)}
+_FIXED_SIZE, _OTHER_SIZE = 55, 14  # kind 0 (fixed point) large; slow (and any other kind) small
+_LINE_JUMP = 0.05  # connect trajectory samples only if a typical step is this small vs. the spread
 
 
-def plot_fixed_points(ds, out_dir) -> list:
-    """Fixed points in the PCA plane of the trajectories, and their Jacobian eigenvalues.
+def _pc_labels(ds, n_pc: int) -> list[str]:
+    """``PC1 (44 % of var.)``: the share of the trajectories' variance along each axis.
 
-    Writes ``fixed_points_pca.png`` (trajectories as thin lines, fixed points coloured by
-    stability, filled; slow points hollow) and ``fixed_points_eigenvalues.png``; returns paths.
+    With ``pca_total_variance`` in the result the share is of the total variance; otherwise
+    only the leading components' variances are stored and the share is of their sum.
     """
-    plt = pyplot()
-    n_pc = ds.sizes["pc"]
-    fig, ax = plt.subplots(figsize=(5.5, 4.8))
-    if "trajectory_pc" in ds:
-        tr = ds.trajectory_pc.values
-        for b in range(tr.shape[0]):  # a few trajectories; one line each
-            y = tr[b, :, 1] if n_pc > 1 else np.zeros(tr.shape[1])
-            ax.plot(tr[b, :, 0], y, color="0.6", lw=0.5, alpha=0.7, label="trajectories" if b == 0 else None)
+    var = np.asarray(ds.pca_explained_variance.values, dtype=float)
+    if "pca_total_variance" in ds:
+        total, of = float(ds.pca_total_variance), "of var."
+    else:
+        total, of = float(var.sum()), f"of top-{var.size} var."
+    labels = []
+    for i in range(2):
+        if i < n_pc and total > 0:
+            labels.append(f"PC{i + 1} ({var[i] / total:.0%} {of})")
+        else:
+            labels.append(f"PC{i + 1}" if i < n_pc else "")
+    return labels
+
+
+def _kind_words(ds) -> list[str]:
+    """Names of the ``kind`` flag values (``flag_meanings``; "fixed", "slow" by default)."""
+    words = str(ds.kind.attrs.get("flag_meanings", "")).split()
+    return words if len(words) >= 2 else ["fixed", "slow"]
+
+
+def _plane(values: np.ndarray, n_pc: int) -> tuple[np.ndarray, np.ndarray]:
+    """The first two PC coordinates (zeros for the second when there is only one PC)."""
+    x = values[..., 0]
+    y = values[..., 1] if n_pc > 1 else np.zeros_like(x)
+    return x, y
+
+
+def _trajectories(ax, ds, n_pc: int) -> float:
+    """Visited states as small dots (thin lines too where consecutive samples are close).
+
+    A trajectory sampled sparsely, or one that rotates fast, jumps across the plane from one
+    sample to the next; lines would draw a starburst, so only dots are drawn then. Returns
+    the spread of the states (for the length of direction segments).
+    """
+    x, y = _plane(ds.trajectory_pc.values, n_pc)
+    ok = np.isfinite(x) & np.isfinite(y)
+    if not ok.any():
+        return 1.0
+    spread = float(max(np.ptp(x[ok]), np.ptp(y[ok]), 1e-12))
+    t = ds.time.values if "time" in ds.coords else np.arange(x.shape[1])
+    jumps = np.hypot(np.diff(x, axis=1), np.diff(y, axis=1))
+    consecutive = t.size > 1 and np.all(np.diff(t) == 1)
+    if consecutive and np.nanmedian(jumps) < _LINE_JUMP * spread:
+        for b in range(x.shape[0]):  # few trajectories; one line each
+            ax.plot(x[b], y[b], color="0.6", lw=0.4, alpha=0.6, zorder=1)
+    when = np.broadcast_to(np.asarray(t, dtype=float), x.shape)[ok]
+    span = float(np.ptp(when)) or 1.0
+    ax.scatter(x[ok], y[ok], s=2, c=when, cmap="Greys", vmin=when.min() - 0.4 * span, vmax=when.max(),
+               alpha=min(0.6, max(0.15, 1500 / ok.sum())), lw=0, zorder=1,
+               label=f"visited states ({x.shape[0]} trajectories; light → dark: early → late)")
+    return spread
+
+
+def _unstable_directions(ax, ds, spread: float, n_pc: int) -> int:
+    """Short segments along each point's unstable eigenvector, projected on the PC plane.
+
+    Reads ``unstable_direction (fixed_point, state_dim)``: a real unit vector of the leading
+    unstable mode (NaN rows for points without one). A direction mostly orthogonal to the
+    plane projects to a short segment. Returns the number of segments drawn.
+    """
+    if "unstable_direction" not in ds or n_pc < 1:
+        return 0
+    comps = ds.pca_components.values[:2] if n_pc > 1 else ds.pca_components.values[:1]
+    d = ds.unstable_direction.values @ comps.T  # (fixed_point, ≤2)
+    px, py = _plane(ds.fixed_point_pc.values, n_pc)
+    dx, dy = _plane(d, n_pc)
+    ok = np.isfinite(dx) & np.isfinite(dy) & np.isfinite(px) & np.isfinite(py)
+    half = 0.08 * spread
+    for n, i in enumerate(np.flatnonzero(ok)):
+        ax.plot([px[i] - half * dx[i], px[i] + half * dx[i]], [py[i] - half * dy[i], py[i] + half * dy[i]],
+                color="C3", lw=1.2, zorder=2, label=None if n else "unstable direction")
+    return int(ok.sum())
+
+
+def _pca(ds):
+    n_pc = ds.sizes.get("pc", 0)
+    fig, (ax,) = figure(width=7.6, height=5.2)
+    spread = _trajectories(ax, ds, n_pc) if "trajectory_pc" in ds and n_pc else 1.0
     pc = ds.fixed_point_pc.values
+    if pc.size:
+        px, py = _plane(pc, n_pc)
+        spread = max(spread, float(np.ptp(px)) if px.size > 1 else 0.0)
     kind, stab = ds.kind.values, ds.stability.values
-    for s, (color, label) in _STYLE.items():
-        for k, (face, suffix) in {0: (color, "fixed"), 1: ("none", "slow")}.items():
+    _unstable_directions(ax, ds, spread, n_pc)
+    for s, (color, word, marker, filled) in _STYLE.items():
+        for k, suffix in enumerate(_kind_words(ds)):
             m = (stab == s) & (kind == k)
             if m.any():
-                y = pc[m, 1] if n_pc > 1 else np.zeros(m.sum())
-                ax.scatter(pc[m, 0], y, s=40, facecolor=face, edgecolor=color, lw=1.2, zorder=3,
-                           label=f"{label} {suffix} point ({int(m.sum())})")
-    var = ds.pca_explained_variance.values
-    frac = var / var.sum() if var.sum() > 0 else var
-    ax.set(xlabel=f"PC1 ({frac[0]:.0%} var.)" if n_pc else "PC1",
-           ylabel=f"PC2 ({frac[1]:.0%} var.)" if n_pc > 1 else "",
-           title=f"fixed points — {title_of(ds)}")
-    if not len(pc):
-        ax.text(0.5, 0.5, "no fixed or slow point found", transform=ax.transAxes, ha="center")
-    ax.legend(fontsize=7, loc="best")
-    paths = [save(fig, out_dir, "fixed_points_pca")]
+                ax.scatter(px[m], py[m], s=_FIXED_SIZE if k == 0 else _OTHER_SIZE, marker=marker,
+                           facecolor=color if filled else "white", edgecolor=color, lw=1.3, zorder=3,
+                           label=f"{word} {suffix} points ({int(m.sum())})")
+    xlabel, ylabel = _pc_labels(ds, n_pc)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=f"fixed points — {title_of(ds)}")
+    ax.set_aspect("equal", adjustable="datalim")
+    if not pc.size:
+        note(ax, "no fixed or slow point found")
+    legend_above(fig, [ax], ncols=2)
+    footnote(fig, "filled: stable · open: unstable · diamond: marginal · small: slow point "
+             "(q above tol) · both axes at the same scale",
+             divergence_text(ds, "driving trajectories", var="trajectory_diverged"),
+             divergence_text(ds, "starts of the search"))
+    return fig
 
-    fig, ax = plt.subplots(figsize=(5.2, 5.0))
-    ev = ds.eigenvalue.values
-    for i in range(ev.shape[0]):  # one colour per point (few points)
-        ax.scatter(ev[i].real, ev[i].imag, s=10, color=_STYLE[int(stab[i])][0], alpha=0.7, lw=0,
-                   label=f"point {i} ({_STYLE[int(stab[i])][1]})" if i < 8 else None)
+
+def _eigenvalues(ds):
+    fig, (ax,) = figure(width=7.4, height=5.0)
+    ev, stab = ds.eigenvalue.values, ds.stability.values
+    for s, (color, word, _, _) in reversed(_STYLE.items()):  # stable ones on top
+        m = stab == s
+        if m.any():
+            e = ev[m].ravel()
+            ax.scatter(e.real, e.imag, s=10, color=color, alpha=0.7, lw=0,
+                       label=f"{word} points ({int(m.sum())}): {e.size} eigenvalues")
     unit_circle(ax)
-    ax.set_title("Jacobian eigenvalues at the fixed points")
-    ax.legend(fontsize=7, loc="upper right")
-    paths.append(save(fig, out_dir, "fixed_points_eigenvalues"))
-    return paths
+    ax.set_title("Jacobian eigenvalues at the fixed and slow points")
+    if not ev.size:
+        note(ax, "no fixed or slow point found")
+    legend_above(fig, [ax], ncols=2)
+    return fig
+
+
+def figures(ds) -> Figures:
+    """``{file stem: draw}`` of a fixed-point result (see `plot_fixed_points`)."""
+    return {"fixed_points_pca": lambda: _pca(ds), "fixed_points_eigenvalues": lambda: _eigenvalues(ds)}
+
+
+def plot_fixed_points(ds, out_dir, *, overwrite: bool = False) -> list:
+    """Fixed points in the PCA plane of the trajectories, and their Jacobian eigenvalues.
+
+    Parameters
+    ----------
+    ds : xarray.Dataset
+        A `dynalysis.find_fixed_points` result. Drawn when present: ``trajectory_pc``
+        (visited states), ``unstable_direction (fixed_point, state_dim)`` (a short segment
+        along each saddle's unstable eigenvector), ``pca_total_variance`` (axis labels give
+        shares of the total variance rather than of the leading components').
+    out_dir : path-like
+    overwrite : bool, default False
+        Replace existing files; otherwise `ResultsFileError` before anything is written.
+
+    Returns
+    -------
+    list of pathlib.Path
+        ``fixed_points_pca.png`` (visited states as small grey dots; points by stability:
+        stable filled, unstable open, marginal diamonds, slow points small; axes labelled with
+        explained variance, equal scale) and ``fixed_points_eigenvalues.png`` (Jacobian
+        eigenvalues at every point, coloured by the point's stability, with the unit circle).
+    """
+    return write_figures(figures(ds), out_dir, overwrite=overwrite)
