@@ -111,3 +111,11 @@ def test_diverging_trajectories_are_flagged_and_never_reach_lapack():
     good = ds.eigenvalue.isel(trajectory=1).values[:, 0]
     h = 0.5 ** (2.0 ** (ds.time.values - 1))                     # h_{t-1}; J_t = 2 h_{t-1}
     np.testing.assert_allclose(good.real, 2 * h, rtol=1e-12, atol=0)
+
+
+def test_results_name_the_recurrent_matrix_they_show():
+    """A WCRNN's recurrent matrix is R + eps*W, not the coupling W: results say which."""
+    net = build_model("wcrnn", input_size=1, hidden_size=4, epsilon=0.1, seed=0)
+    ds = dynalysis.jacobian_eigenvalues(dynalysis.ModuleSystem(net), torch.zeros(1, 12, 1), every=5)
+    assert ds.attrs["recurrent_matrix_description"] == net.recurrent_matrix_description
+    assert "R + eps" in ds.attrs["recurrent_matrix_description"]

@@ -197,6 +197,8 @@ def build_result(schema: Schema, data: Mapping[str, object], coords: Mapping[str
                                   flag_meanings=" ".join(var.flags))
     ds.attrs.update(provenance_attrs(schema.name, system, dict(options or {}), source=source))
     ds.attrs["time_unit"] = time_unit
+    if getattr(system, "has_recurrent_matrix", False) and getattr(system, "recurrent_matrix_description", ""):
+        ds.attrs["recurrent_matrix_description"] = system.recurrent_matrix_description  # plot labels
     if dt is not None:
         ds.attrs["time_step"] = dt
     if attrs:
