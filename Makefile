@@ -12,6 +12,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
+	rm -rf dynalysis.egg-info  # a stale one in the source tree would hide the `dynalysis.commands` entry points
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import types
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -194,9 +193,9 @@ def test_float64_by_default(name, results):
 
 # --- the analyze entries and their figures --------------------------------------------------
 def _opts(**kw):
-    base = dict(split="test", n_trajectories=2, steps=60, transient=10, n_exponents=None, reortho_every=1,
-                max_lag=8, seed=0, dtype="float64", progress=False)
-    return types.SimpleNamespace(**{**base, **kw})
+    from dynalysis.pipeline import AnalyzeOptions
+
+    return AnalyzeOptions(**{**dict(n_trajectories=2, steps=60, transient=10, max_lag=8), **kw})
 
 
 @pytest.mark.parametrize("name", ["jacobian", "fixed_points", "nonnormality", "memory"])
