@@ -29,8 +29,11 @@ class DynalysisCLI(LightningCLI):
         for attr in ("input_size", "output_size", "target_mode", "loss"):
             parser.link_arguments(f"data.{attr}", f"model.init_args.{attr}", apply_on="instantiate")
 
-    def _check_ckpt_path(self) -> None:
-        path = self.config_init[self.subcommand].get("ckpt_path")
+    def parse_arguments(self, parser, args) -> None:
+        """Parse, then check ``--ckpt_path`` before Lightning reads it (it loads the file at once)."""
+        super().parse_arguments(parser, args)
+        subcommand = self.config.get("subcommand")
+        path = self.config[subcommand].get("ckpt_path") if subcommand else None
         if isinstance(path, str) and path not in _SPECIAL_CKPT_PATHS and not path.startswith("registry:"):
             check_checkpoint_file(path)
 
@@ -41,16 +44,6 @@ class DynalysisCLI(LightningCLI):
             config["ckpt_path"] = None if last is None else str(last)
             rank_zero_info(f"resuming from {last}" if last else "no checkpoint to resume from below "
                            f"{self.trainer.default_root_dir}; training from scratch")
-        self._check_ckpt_path()
-
-    def before_validate(self) -> None:
-        self._check_ckpt_path()
-
-    def before_test(self) -> None:
-        self._check_ckpt_path()
-
-    def before_predict(self) -> None:
-        self._check_ckpt_path()
 
 
 CLI_KWARGS = dict(subclass_mode_model=True, subclass_mode_data=True, save_config_kwargs={"overwrite": True},

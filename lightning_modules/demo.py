@@ -12,6 +12,8 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from dynalysis.errors import DynalysisError
 
 from .console import quiet_lightning_console
@@ -54,8 +56,11 @@ def summary_numbers(results: Path, test_metrics: dict) -> dict:
         mem = open_results(results, group="memory")
         if "memory_time" in mem:
             out["memory_time_steps"] = float(mem["memory_time"])
-            if "memory_time_censored" in mem:
-                out["memory_time_censored"] = bool(int(mem["memory_time_censored"]))
+            censored = bool(int(mem["memory_time_censored"])) if "memory_time_censored" in mem else None
+            if censored or np.isnan(out["memory_time_steps"]):  # NaN: beyond the lags computed
+                censored = True
+            if censored is not None:
+                out["memory_time_censored"] = censored
                 out["memory_max_lag"] = int(mem["lag"].max())
         if "memory_capacity" in mem:
             out["memory_capacity"] = float(mem["memory_capacity"])

@@ -121,3 +121,16 @@ def test_cli_py_dispatches_plainly():
     tree = ast.parse((ROOT / "cli.py").read_text())
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imported == {"lightning_modules.commands", "dynalysis.cli"}
+
+
+def test_the_console_script_finds_the_training_commands_by_entry_point(tmp_path):
+    """`dynalysis` lists and runs the commands of the `dynalysis.commands` group (from a folder
+    where no source tree shadows the installed metadata)."""
+    script = Path(sys.executable).with_name("dynalysis")
+    listed = subprocess.run([str(script), "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0 and "{fit,validate,test,predict,analyze,plot,demo,sweep}" in listed.stdout
+    ran = subprocess.run([str(script), "sweep", "--help"], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0 and ran.stdout.startswith("usage: cli.py sweep")
+    module = subprocess.run([sys.executable, "-m", "lightning_modules", "demo", "--help"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    assert module.returncode == 0 and "--steps" in module.stdout

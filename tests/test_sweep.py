@@ -189,3 +189,40 @@ def test_train_a_grid_then_analyse_it_on_two_workers(tmp_path):
     assert set(sweep.seed_everything.values.tolist()) == {0} and set(sweep.hidden_size.values.tolist()) == {4}
     lead = sweep.exponent.sel(exponent_index=0).groupby("lambda").mean().compute()
     assert float(lead.sel({"lambda": 1.1})) > float(lead.sel({"lambda": 0.9}))
+
+
+# ---------------------------------------------------------------- training config mistakes
+
+
+@pytest.mark.parametrize("grid, message", [
+    ("model.init_args.cell_options.residual_scale=0.9,1.O", "run residual_scale=1.O: invalid config (ValueError: "
+     "could not convert string to float: '1.O')"),
+    ("model.init_args.cell_options.residual_sclae=0.9", "unexpected keyword argument 'residual_sclae'"),
+])
+def test_dry_run_rejects_what_fit_would_reject(tmp_path, grid, message):
+    """`fit` builds the model; so does --dry-run (issue 14: both typos used to pass it)."""
+    res = subprocess.run([sys.executable, str(ROOT / "cli.py"), "sweep", "--config", str(ROOT / "configs" / "wcrnn_digits.yaml"),
+                          "--out", "s", "--dry-run", "--grid", grid], cwd=tmp_path, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONWARNINGS": "ignore"}, timeout=600)
+    err = res.stderr.strip()
+    assert res.returncode == 2 and message in err and len(err.splitlines()) == 1, res.stdout + err
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_the_record_names_the_optimizer_that_ran(tmp_path, tiny_checkpoint):
+    """LightningCLI's --optimizer replaces configure_optimizers: the record must follow it."""
+    from lightning_modules.cli import cli_main
+
+    cli_main(["fit", "--config", str(ROOT / "configs" / "wcrnn_digits.yaml"), "--trainer.default_root_dir",
+              str(tmp_path / "run"), "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
+              "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false",
+              "--trainer.enable_model_summary", "false", "--model.init_args.hidden_size", "4",
+              "--data.init_args.order", "row", "--optimizer", "SGD", "--optimizer.lr", "0.5"])
+    (ck,) = (tmp_path / "run").rglob("*.ckpt")
+    saved = torch.load(ck, weights_only=True)
+    ran = saved["optimizer_states"][0]["param_groups"][0]
+    assert ran["lr"] == 0.5 and "momentum" in ran  # SGD's own state: what actually trained
+    assert saved["dynalysis"]["training"]["optimizer"] == "sgd" and saved["dynalysis"]["training"]["lr"] == 0.5
+    files = [dynalysis.analyze_checkpoint(c, tmp_path / f"{i}.nc", **FAST) for i, c in enumerate([ck, tiny_checkpoint])]
+    sweep = dynalysis.open_sweep(files)
+    assert sweep.optimizer.values.tolist() == ["sgd", "adam"] and sweep.lr.values.tolist() == [0.5, 0.003]
