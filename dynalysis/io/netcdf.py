@@ -131,10 +131,10 @@ def save_results(results: xr.Dataset | Mapping[str, xr.Dataset], path: str | os.
     path = Path(path)
     if path.exists() and not overwrite:
         raise ResultsFileError(f"{path} already exists; pass overwrite=True to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
     groups = {None: results} if isinstance(results, xr.Dataset) else dict(results)
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         if None not in groups:
             root = xr.Dataset(attrs={**dict(attrs or {}), "groups": ",".join(groups)})
             _encode(root)[0].to_netcdf(tmp, mode="w", engine="netcdf4", format="NETCDF4")

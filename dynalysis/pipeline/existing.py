@@ -53,6 +53,8 @@ def inspect_target(out: Path, options: AnalyzeOptions, checkpoint_sha: str) -> T
 
     if not out.exists() and not out.is_symlink():
         return Target("write")
+    if not out.exists():
+        return _refuse(out, "is a broken symbolic link")
     if out.is_dir():
         return _refuse(out, "is a directory")
     if out.stat().st_size == 0:

@@ -73,7 +73,7 @@ class AnalyzeOptions:
     >>> opts = AnalyzeOptions(analyses="lyapunov,memory", steps=2000, max_lag=100)
     >>> opts.analyses, opts.jacobian_stride(2000)
     (('lyapunov', 'memory'), 19)
-    >>> AnalyzeOptions(steps=50, max_lag=50, analyses="memory")
+    >>> AnalyzeOptions(steps=50, transient=10, max_lag=50, analyses="memory")
     Traceback (most recent call last):
     ...
     dynalysis.errors.OptionError: max_lag (50) must be below the trajectory length steps=50; allowed: max_lag <= 49
