@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
 import json
 import os
 import shutil
@@ -38,13 +37,15 @@ import numpy as np
 import xarray as xr
 
 from ..errors import DynalysisError, ResultsFileError, first_line
+from .checksum import CHECKSUM as _CHECKSUM
+from .checksum import check_digest as _check_digest
+from .checksum import plain as _plain
+from .checksum import write_checksums as _write_checksums
 
 __all__ = ["save_results", "open_results", "result_groups", "verify_results", "read_root_attrs"]
 
 _COMPLEX_DIM = "complex"
 _COMPRESS_ABOVE = 1024  # elements
-_CHECKSUM = "dynalysis_checksum"
-_UNCHECKED_ATTRS = (_CHECKSUM, "history")  # history may be appended to by other tools (NCO)
 
 
 def _encode(ds: xr.Dataset) -> tuple[xr.Dataset, dict]:
@@ -209,43 +210,6 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _plain(value):
-    """An attribute value as JSON-able Python (numpy scalars/arrays → numbers/lists)."""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return np.asarray(value).tolist() if isinstance(value, (np.ndarray, np.generic)) else value
-
-
-def _group_digest(grp) -> str:
-    """SHA-256 of one netCDF4 group as stored: dims, attributes, variables (raw bytes)."""
-    h = hashlib.sha256()
-
-    def feed(obj) -> None:
-        h.update(json.dumps(obj, sort_keys=True, default=str).encode())
-
-    feed({k: _plain(grp.getncattr(k)) for k in grp.ncattrs() if k not in _UNCHECKED_ATTRS})
-    feed({name: len(dim) for name, dim in grp.dimensions.items()})
-    for name in sorted(grp.variables):
-        var = grp.variables[name]
-        var.set_auto_maskandscale(False)
-        feed([name, list(var.dimensions), str(var.dtype),
-              {k: _plain(var.getncattr(k)) for k in var.ncattrs()}])
-        values = np.asarray(var[...])
-        if values.dtype.kind == "O":
-            feed([str(v) for v in values.ravel()])
-        else:
-            h.update(np.ascontiguousarray(values).tobytes())
-    return h.hexdigest()
-
-
-def _write_checksums(path: Path) -> None:
-    import netCDF4
-
-    with netCDF4.Dataset(path, "a") as nc:
-        for grp in [nc, *nc.groups.values()]:
-            grp.setncattr(_CHECKSUM, _group_digest(grp))
-
-
 @contextlib.contextmanager
 def _opened(path):
     """``(path, netCDF4.Dataset)``: the one read handle of a call, closed on exit."""
@@ -325,20 +289,6 @@ def _verified_root_attrs(path, *, required=(), check=None, verify: bool = True) 
     with _opened(path) as (path, nc):
         _require(path, nc, required)
         return _verify(path, nc, check) if verify else _root_attrs(nc)
-
-
-def _check_digest(path: Path, grp, *, has_checksums: bool) -> None:
-    stored = grp.getncattr(_CHECKSUM) if _CHECKSUM in grp.ncattrs() else None
-    where = f"group {grp.path!r}" if grp.path != "/" else "root group"
-    if stored is None:
-        if has_checksums:
-            raise ResultsFileError(f"{path}: {where} lost its checksum; the file is damaged, "
-                                   "re-run the analysis to recreate it")
-        return  # a file not written by save_results: nothing to compare with
-    if _group_digest(grp) != stored:
-        raise ResultsFileError(f"{path}: {where} does not match its checksum (damaged on disk or "
-                               "edited since it was written); re-run the analysis to recreate it, "
-                               "or pass verify=False to read it anyway")
 
 
 def result_groups(path: str | os.PathLike) -> list[str]:
