@@ -8,10 +8,12 @@ RUN ?= runs/demo
 .PHONY: setup demo test test-all bench
 setup: $(VENV)/.installed
 
+# A stale dynalysis.egg-info in the source tree would hide the `dynalysis.commands` entry points.
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
+	rm -rf dynalysis.egg-info
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $@
 

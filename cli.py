@@ -1,9 +1,22 @@
 #!/usr/bin/env python
-"""dynalysis command line: `python cli.py fit|validate|test ...` (training, Lightning CLI) and
-`python cli.py analyze|plot|demo ...` (analysis, no Lightning import). See `--help`."""
+"""dynalysis command line: `python cli.py fit|validate|test|predict|sweep|demo ...` (training:
+lightning_modules) and `python cli.py analyze|plot ...` (analysis: dynalysis, no Lightning).
+See `python cli.py --help`."""
 import sys
 
-from dynalysis.cli import main
+TRAINING = ("fit", "validate", "test", "predict", "sweep", "demo")
+
+
+def main() -> int:
+    command = next((a for a in sys.argv[1:] if not a.startswith("-")), None)
+    if command in TRAINING:
+        from lightning_modules.commands import main as training_main
+
+        return training_main()
+    from dynalysis.cli import main as analysis_main  # analyze, plot, --help
+
+    return analysis_main()
+
 
 if __name__ == "__main__":
     sys.exit(main())

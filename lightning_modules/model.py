@@ -1,7 +1,7 @@
 """LightningModule that trains any `dynalysis.models` network on any `dynalysis.tasks` task.
 
 The network itself is a plain `torch.nn.Module` (``self.net``); this class adds the loss,
-metrics, optimiser and the ``checkpoint["dynalysis"]`` record that lets
+metrics, optimiser and the ``checkpoint["dynalysis"]`` record (`dynalysis.io.record`) that lets
 `dynalysis.load_checkpoint` rebuild the step map without importing Lightning.
 """
 from __future__ import annotations
@@ -9,14 +9,16 @@ from __future__ import annotations
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
-import torchmetrics
 
-from dynalysis._core.options import check_option
+from dynalysis.errors import OptionError
+from dynalysis.io.record import make_checkpoint_record
 from dynalysis.models import build_model
 
-__all__ = ["SequenceModel", "CHECKPOINT_FORMAT"]
+__all__ = ["SequenceModel", "OPTIMIZERS"]
 
-CHECKPOINT_FORMAT = 1
+OPTIMIZERS = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD}
+_CHOICES = {"target_mode": ("last", "sequence"), "loss": ("cross_entropy", "mse"),
+            "optimizer": tuple(OPTIMIZERS)}
 
 
 class SequenceModel(pl.LightningModule):
@@ -40,6 +42,12 @@ class SequenceModel(pl.LightningModule):
     lr : float
         Learning rate.
     weight_decay : float
+
+    Notes
+    -----
+    The Lightning CLI's own ``--optimizer CLASS --optimizer.lr X`` replaces this class's
+    optimiser; the checkpoint record then names the optimiser that actually ran (it is read
+    from the trainer, not from these arguments).
     """
 
     def __init__(self, cell: str = "wcrnn", hidden_size: int = 64,
@@ -47,26 +55,22 @@ class SequenceModel(pl.LightningModule):
                  target_mode: str = "last", loss: str = "cross_entropy",
                  optimizer: str = "adam", lr: float = 1e-3, weight_decay: float = 0.0):
         super().__init__()
-        check_option("target_mode", target_mode, ("last", "sequence"))
-        check_option("loss", loss, ("cross_entropy", "mse"))
-        check_option("optimizer", optimizer, ("adam", "rmsprop", "sgd"))
+        for name, value in (("target_mode", target_mode), ("loss", loss), ("optimizer", optimizer)):
+            if value not in _CHOICES[name]:
+                raise OptionError(f"invalid {name}={value!r}; allowed values: "
+                                  f"{', '.join(map(repr, _CHOICES[name]))}")
         self.save_hyperparameters()
         self.net = build_model(cell, input_size=input_size, hidden_size=hidden_size,
                                output_size=output_size, **(cell_options or {}))
         self.classify = loss == "cross_entropy"
-        self.metrics = torch.nn.ModuleDict({s: self._default_metric() for s in ("train_", "val_", "test_")})
+        self.metrics = torch.nn.ModuleDict()  # the task's, from the data module (setup)
         self.metric_name = "acc" if self.classify else "mse"
 
-    def _default_metric(self) -> torchmetrics.Metric:
-        if self.classify:
-            return torchmetrics.classification.MulticlassAccuracy(self.hparams.output_size, average="micro")
-        return torchmetrics.MeanSquaredError()
-
     def setup(self, stage: str) -> None:
-        """Take the task's own metric when the data module offers one (e.g. copy-task accuracy
-        on the recall steps only, where per-step accuracy over all steps says nothing)."""
-        dm = getattr(self.trainer, "datamodule", None)
-        make = getattr(dm, "make_metric", None)
+        """Take the task's metric from the data module (e.g. copy-task accuracy on the recall
+        steps only, where per-step accuracy over all steps says nothing); without a data
+        module only the loss is logged."""
+        make = getattr(getattr(self.trainer, "datamodule", None), "make_metric", None)
         if make is not None:
             self.metrics = torch.nn.ModuleDict({s: make() for s in ("train_", "val_", "test_")})
 
@@ -79,17 +83,18 @@ class SequenceModel(pl.LightningModule):
         x, target = batch
         y = self(x)
         if self.classify:
-            logits = y.reshape(-1, y.shape[-1])
-            target = target.reshape(-1)
-            loss = F.cross_entropy(logits, target)
-            self.metrics[stage + "_"].update(logits, target)
+            y, target = y.reshape(-1, y.shape[-1]), target.reshape(-1)
+            loss = F.cross_entropy(y, target)
         else:
             loss = F.mse_loss(y, target)
-            self.metrics[stage + "_"].update(y.reshape(-1), target.reshape(-1))
+            y, target = y.reshape(-1), target.reshape(-1)
         on_step = stage == "train"
         self.log(f"{stage}_loss", loss, prog_bar=True, on_step=on_step, on_epoch=True)
-        self.log(f"{stage}_{self.metric_name}", self.metrics[stage + "_"], prog_bar=stage != "train",
-                 on_step=False, on_epoch=True)
+        if stage + "_" in self.metrics:
+            metric = self.metrics[stage + "_"]
+            metric.update(y, target)
+            self.log(f"{stage}_{self.metric_name}", metric, prog_bar=stage != "train",
+                     on_step=False, on_epoch=True)
         chance = getattr(getattr(self.trainer, "datamodule", None), "chance_loss", None)
         if chance and stage != "train":
             self.log(f"{stage}_loss_over_chance", loss / chance, on_epoch=True)
@@ -105,19 +110,28 @@ class SequenceModel(pl.LightningModule):
         self._shared_step(batch, "test")
 
     def configure_optimizers(self):
-        opt = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop,
-               "sgd": torch.optim.SGD}[self.hparams.optimizer]
+        opt = OPTIMIZERS[self.hparams.optimizer]
         return opt(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay)
+
+    def _optimizer_used(self) -> dict:
+        """The optimiser that ran: its class and initial learning rate, read from the trainer
+        (the Lightning CLI's ``--optimizer`` replaces `configure_optimizers`), else the
+        arguments of this module when it has not been trained."""
+        optimizers = self.trainer.optimizers if self._trainer is not None else []
+        if not optimizers:
+            return {"optimizer": self.hparams.optimizer, "lr": float(self.hparams.lr),
+                    "weight_decay": float(self.hparams.weight_decay)}
+        opt = optimizers[0]
+        group = opt.param_groups[0]
+        return {"optimizer": type(opt).__name__.lower(),
+                "lr": float(group.get("initial_lr", group["lr"])),  # schedulers keep the start in initial_lr
+                "weight_decay": float(group.get("weight_decay", 0.0))}
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """Record what `dynalysis.load_checkpoint` needs, as primitives only."""
         dm = getattr(self.trainer, "datamodule", None) if self._trainer is not None else None
         task = getattr(dm, "task", None)
-        checkpoint["dynalysis"] = {
-            "format_version": CHECKPOINT_FORMAT,
-            "model": self.net.spec(),
-            "state_dict_prefix": "net.",
-            "task": task.spec() if task is not None else None,
-            "training": {"optimizer": self.hparams.optimizer, "lr": float(self.hparams.lr),
-                         "target_mode": self.hparams.target_mode, "loss": self.hparams.loss},
-        }
+        checkpoint["dynalysis"] = make_checkpoint_record(
+            model=self.net.spec(), task=task.spec() if task is not None else None,
+            training={**self._optimizer_used(), "target_mode": self.hparams.target_mode,
+                      "loss": self.hparams.loss})

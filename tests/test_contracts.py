@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import types
 import warnings
 from dataclasses import dataclass, field
 from typing import Callable
@@ -399,9 +398,9 @@ def test_when_everything_diverges_the_headline_numbers_are_nan(verb):
 
 # --- the analyze entries and their figures --------------------------------------------------
 def _opts(**kw):
-    base = dict(split="test", n_trajectories=2, steps=60, transient=10, n_exponents=None, reortho_every=1,
-                max_lag=8, seed=0, dtype="float64", progress=False)
-    return types.SimpleNamespace(**{**base, **kw})
+    from dynalysis.pipeline import AnalyzeOptions
+
+    return AnalyzeOptions(**{**dict(n_trajectories=2, steps=60, transient=10, max_lag=8), **kw})
 
 
 @pytest.mark.parametrize("name", ["jacobian", "fixed_points", "nonnormality", "memory"])

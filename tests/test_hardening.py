@@ -159,6 +159,12 @@ OPTION_CASES = [
     (dict(analyses=""), "invalid analyses"),
     (dict(split="validation"), "invalid split='validation'; allowed values: 'train', 'val', 'test'"),
     (dict(dtype="float16"), "invalid dtype='float16'; allowed values: 'float64', 'float32'"),
+    (dict(jacobian_every=0), "jacobian_every must be >= 1"),
+    (dict(analyses="jacobian", jacobian_every=51), r"jacobian_every \(51\) leaves no Jacobian sample"),
+    (dict(fixed_point_starts=0), "fixed_point_starts must be >= 1"),
+    (dict(fixed_point_input="noise"), "invalid fixed_point_input='noise'; allowed values: 'zero', 'mean'"),
+    (dict(analyses="memory", max_lag=60), r"max_lag \(60\) must be below the trajectory length steps=60"),
+    (dict(bogus=1), "unknown option"),
 ]
 
 
@@ -172,11 +178,15 @@ def test_bad_option_raises_before_any_analysis(tiny_checkpoint, tmp_path, monkey
     assert not called and not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--steps", "0"], "steps must be >= 1"),
-    (["--n-exponents", "100"], "n_exponents must be >= 1 and <= 8"),
-    (["--analyses", "nonsense"], "invalid analyses='nonsense'"),
-    (["--reortho-every", "often"], "reortho_every must be a positive integer or 'auto'"),
+@pytest.mark.parametrize("argv, message", [  # the library's option names, as the CLI's flags
+    (["--steps", "0"], "--steps must be >= 1"),
+    (["--n-exponents", "100"], "--n-exponents must be >= 1 and <= 8"),
+    (["--analyses", "nonsense"], "invalid --analyses='nonsense'"),
+    (["--reortho-every", "often"], "--reortho-every must be a positive integer or 'auto'"),
+    (["--jacobian-every", "0"], "--jacobian-every must be >= 1"),
+    (["--fixed-point-starts", "0"], "--fixed-point-starts must be >= 1"),
+    (["--steps", "200", "--max-lag", "200", "--analyses", "memory"],
+     "--max-lag (200) must be below the trajectory length --steps=200"),
 ])
 def test_cli_bad_option_is_one_line(tiny_checkpoint, tmp_path, capsys, argv, message):
     text = _one_line_error(capsys, ["analyze", str(tiny_checkpoint), "--out", str(tmp_path / "r.nc"), *argv])

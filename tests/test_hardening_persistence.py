@@ -142,6 +142,17 @@ def three_checkpoints(tmp_path, tiny_checkpoint) -> Path:
     return runs
 
 
+def _damage_data(path: Path) -> None:
+    """Flip one bit of a stored exponent (small, so stored uncompressed): still a NetCDF file of
+    ours, no longer matching its checksum."""
+    value = dynalysis.open_results(path, group="lyapunov").exponent.values[0]
+    raw = bytearray(path.read_bytes())
+    at = bytes(raw).find(np.float64(value).tobytes())
+    assert at > 0
+    raw[at] ^= 0x01
+    path.write_bytes(bytes(raw))
+
+
 def test_interrupted_sweep_resumes_where_it_stopped(three_checkpoints, tmp_path, monkeypatch):
     from dynalysis.pipeline import analyze as _analyze
 
@@ -166,12 +177,12 @@ def test_interrupted_sweep_resumes_where_it_stopped(three_checkpoints, tmp_path,
     assert [o.status for o in outcomes] == ["skipped", "done", "done"]
     assert (out_dir / "a" / "model.nc").stat().st_mtime_ns == first  # untouched
 
-    # a damaged file is redone; a missing one is made; complete ones are skipped
-    (out_dir / "b" / "model.nc").write_bytes(b"half a file")
+    # a damaged file of ours is redone; a missing one is made; complete ones are skipped
+    _damage_data(out_dir / "b" / "model.nc")
     (out_dir / "c" / "model.nc").unlink()
     outcomes = dynalysis.analyze_checkpoints(pattern, out_dir, workers=0, progress=False, **FAST)
     assert [o.status for o in outcomes] == ["skipped", "done", "done"]
-    assert "replaced a damaged file" in outcomes[1].message
+    assert "replaced a damaged file" in outcomes[1].message and "does not match its checksum" in outcomes[1].message
     for name in "abc":
         dynalysis.verify_results(out_dir / name / "model.nc", groups=["lyapunov"])
 

@@ -13,7 +13,7 @@ import yaml
 
 import dynalysis
 from dynalysis.pipeline.batch import Outcome, _Report, _run_on_dask, local_cluster
-from dynalysis.cli import main
+from lightning_modules.commands import main
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = dict(analyses="lyapunov", steps=300, transient=50, n_trajectories=2)
@@ -60,11 +60,12 @@ def grid(tmp_path_factory, tiny_checkpoint) -> Path:
 
 def test_two_dask_workers_match_the_in_process_run_and_open_as_a_sweep(grid, cluster, tmp_path, capsys):
     pattern = str(grid / "**" / "*.ckpt")
-    serial = dynalysis.analyze_checkpoints(pattern, tmp_path / "serial", workers=0, progress=False, **FAST)
-    parallel = dynalysis.analyze_checkpoints(pattern, tmp_path / "dask", scheduler=cluster, **FAST)
+    serial = dynalysis.analyze_checkpoints(pattern, tmp_path / "serial", workers=0, **FAST)
+    lines = []
+    parallel = dynalysis.analyze_checkpoints(pattern, tmp_path / "dask", scheduler=cluster, progress=lines.append, **FAST)
     assert [o.status for o in serial] == [o.status for o in parallel] == ["done"] * 4
-    progress = capsys.readouterr().out
-    assert f"on the Dask cluster at {cluster}" in progress and "[4/4] done" in progress
+    assert any(f"on the Dask cluster at {cluster}" in ln for ln in lines) and any("[4/4] done" in ln for ln in lines)
+    assert capsys.readouterr().out == ""  # the library prints nothing of its own
     names = sorted(p.relative_to(tmp_path / "dask").as_posix() for p in (tmp_path / "dask").rglob("*.nc"))
     assert names == sorted(f"lam{s}_s{k}/checkpoints/last.nc" for s in (0.9, 1.1) for k in (0, 1))
     for o in parallel:  # the same numbers, whichever process computed them
@@ -111,7 +112,7 @@ def test_a_crashing_worker_costs_one_checkpoint_not_the_sweep(cluster):
             os._exit(139)  # what a crash inside a native library looks like to Dask
         return Outcome(ck, out, "done")
 
-    report = _Report(3, True)
+    report = _Report(3, None)
     _run_on_dask(task, [("a", "a.nc"), ("segfaults", "b.nc"), ("c", "c.nc")], 0, cluster, report)
     status = {o.checkpoint: (o.status, o.message) for o in report.outcomes}
     assert status["a"] == ("done", "") and status["c"] == ("done", "")
@@ -133,7 +134,7 @@ def test_sweep_command_plans_checks_and_prints_one_command_per_run(tmp_path, cap
     commands = capsys.readouterr().out.strip().splitlines()
     names = sorted(p.name for p in (tmp_path / "sweep").iterdir())
     assert names == sorted(f"residual_scale={s}_seed={k}" for s in (0.9, 1.1) for k in (0, 1))
-    assert len(commands) == 4 and all(" -m dynalysis.cli fit --config " in c and c.endswith("--ckpt_path last")
+    assert len(commands) == 4 and all(" -m lightning_modules fit --config " in c and c.endswith("--ckpt_path last")
                                       for c in commands)
     config = yaml.safe_load((tmp_path / "sweep" / "residual_scale=1.1_seed=1" / "config.yaml").read_text())
     assert config["seed_everything"] == 1 and config["model"]["init_args"]["hidden_size"] == 4
@@ -188,3 +189,40 @@ def test_train_a_grid_then_analyse_it_on_two_workers(tmp_path):
     assert set(sweep.seed_everything.values.tolist()) == {0} and set(sweep.hidden_size.values.tolist()) == {4}
     lead = sweep.exponent.sel(exponent_index=0).groupby("lambda").mean().compute()
     assert float(lead.sel({"lambda": 1.1})) > float(lead.sel({"lambda": 0.9}))
+
+
+# ---------------------------------------------------------------- training config mistakes
+
+
+@pytest.mark.parametrize("grid, message", [
+    ("model.init_args.cell_options.residual_scale=0.9,1.O", "run residual_scale=1.O: invalid config (ValueError: "
+     "could not convert string to float: '1.O')"),
+    ("model.init_args.cell_options.residual_sclae=0.9", "unexpected keyword argument 'residual_sclae'"),
+])
+def test_dry_run_rejects_what_fit_would_reject(tmp_path, grid, message):
+    """`fit` builds the model; so does --dry-run (issue 14: both typos used to pass it)."""
+    res = subprocess.run([sys.executable, str(ROOT / "cli.py"), "sweep", "--config", str(ROOT / "configs" / "wcrnn_digits.yaml"),
+                          "--out", "s", "--dry-run", "--grid", grid], cwd=tmp_path, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONWARNINGS": "ignore"}, timeout=600)
+    err = res.stderr.strip()
+    assert res.returncode == 2 and message in err and len(err.splitlines()) == 1, res.stdout + err
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_the_record_names_the_optimizer_that_ran(tmp_path, tiny_checkpoint):
+    """LightningCLI's --optimizer replaces configure_optimizers: the record must follow it."""
+    from lightning_modules.cli import cli_main
+
+    cli_main(["fit", "--config", str(ROOT / "configs" / "wcrnn_digits.yaml"), "--trainer.default_root_dir",
+              str(tmp_path / "run"), "--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2",
+              "--trainer.limit_val_batches", "1", "--trainer.enable_progress_bar", "false",
+              "--trainer.enable_model_summary", "false", "--model.init_args.hidden_size", "4",
+              "--data.init_args.order", "row", "--optimizer", "SGD", "--optimizer.lr", "0.5"])
+    (ck,) = (tmp_path / "run").rglob("*.ckpt")
+    saved = torch.load(ck, weights_only=True)
+    ran = saved["optimizer_states"][0]["param_groups"][0]
+    assert ran["lr"] == 0.5 and "momentum" in ran  # SGD's own state: what actually trained
+    assert saved["dynalysis"]["training"]["optimizer"] == "sgd" and saved["dynalysis"]["training"]["lr"] == 0.5
+    files = [dynalysis.analyze_checkpoint(c, tmp_path / f"{i}.nc", **FAST) for i, c in enumerate([ck, tiny_checkpoint])]
+    sweep = dynalysis.open_sweep(files)
+    assert sweep.optimizer.values.tolist() == ["sgd", "adam"] and sweep.lr.values.tolist() == [0.5, 0.003]

@@ -1,52 +1,50 @@
-"""Command-line entry point: training verbs go to the Lightning CLI, the rest stay light."""
+"""Command line: the analysis commands (``analyze``, ``plot``) and the others, found by name.
+
+``analyze`` and ``plot`` live here and never import torch for ``--help`` nor Lightning at all.
+Every other command (the training verbs ``fit``/``validate``/``test``/``predict``, ``sweep`` and
+``demo``, provided by ``lightning_modules``) is looked up in the entry-point group
+``dynalysis.commands`` (as xarray finds its backends), so this package never names the
+package that provides them. A command is a callable ``command(argv) -> int`` taking the whole
+argument list (``["fit", "--config", ...]``; None: ``sys.argv[1:]``) and returning the exit
+status; `run_guarded` gives it the CLI's error conventions.
+"""
 from __future__ import annotations
 
-import importlib
 import sys
 
-TRAIN_VERBS = ("fit", "validate", "test", "predict")
+from ._guard import cli_message as cli_message
+from ._guard import run_guarded as run_guarded
+from ._guard import user_error as user_error
+
+__all__ = ["main", "external_commands", "run_guarded", "user_error", "cli_message", "COMMAND_GROUP"]
+
+COMMAND_GROUP = "dynalysis.commands"
+ANALYSIS_COMMANDS = ("analyze", "plot")
 
 
-def training_cli():
-    """The Lightning CLI module, imported only when a training verb runs (~10 s here)."""
-    return importlib.import_module("lightning_modules.cli")
+def external_commands() -> dict:
+    """``{name: importlib.metadata.EntryPoint}`` of the installed ``dynalysis.commands``."""
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=COMMAND_GROUP)}
 
 
-def user_error(error: BaseException):
-    """The `DynalysisError` behind ``error`` (jsonargparse wraps a constructor's), or None."""
-    from ..errors import DynalysisError
-
-    seen = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, DynalysisError):
-            return error
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return None
+def _command_name(argv: list[str]) -> str | None:
+    return next((a for a in argv if not a.startswith("-")), None)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``cli.py``/``dynalysis`` entry point; returns the process exit status.
+    """``dynalysis``/``cli.py`` entry point; returns the process exit status.
 
     User errors (`dynalysis.DynalysisError`: bad files, options, shapes) print one line and
     exit with status 2; ``--debug`` adds the traceback.
     """
-    from_command_line = argv is None
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in TRAIN_VERBS:
-        debug = "--debug" in argv
-        argv = [a for a in argv if a != "--debug"]
-        if from_command_line:  # Lightning reads sys.argv itself (and DDP relaunches it)
-            sys.argv[1:] = argv
-        try:
-            training_cli().cli_main(None if from_command_line else argv)
-        except Exception as e:
-            cause = user_error(e)
-            if cause is None or debug:
-                raise
-            print(f"error: {cause}", file=sys.stderr)
-            return 2
-        return 0
+    args = list(sys.argv[1:] if argv is None else argv)
+    name = _command_name(args)
+    if name is not None and name not in ANALYSIS_COMMANDS:
+        command = external_commands().get(name)
+        if command is not None:
+            return command.load()(argv)
     from ._commands import run
 
-    return run(argv)
+    return run(args)

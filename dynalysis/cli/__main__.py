@@ -1,4 +1,4 @@
-"""``python -m dynalysis.cli ...``: the same commands as ``cli.py`` (used by `cli.py sweep`)."""
+"""``python -m dynalysis.cli ...``: the same commands as ``cli.py`` and the ``dynalysis`` script."""
 import sys
 
 from . import main

@@ -1,21 +1,25 @@
-"""Implementations of the analysis-side commands."""
+"""Implementations of the analysis commands: the library does the work, these print."""
 from __future__ import annotations
 
 import glob
+import inspect
 import sys
 from pathlib import Path
 
 from ..errors import DynalysisError, OptionError
+from ._guard import cli_message
+
+
+def _print_progress(line: str) -> None:
+    print(f"[analyze] {line}", flush=True)
 
 
 def analyze(args) -> int:
     from ..pipeline.analyze import analyze_checkpoint
     from ..pipeline.batch import analyze_checkpoints, summary
+    from ..pipeline.options import AnalyzeOptions
 
-    options = dict(analyses=args.analyses, split=args.split, n_trajectories=args.n_trajectories,
-                   steps=args.steps, transient=args.transient, n_exponents=args.n_exponents,
-                   reortho_every=args.reortho_every, max_lag=args.max_lag, seed=args.seed,
-                   dtype=args.dtype)
+    options = AnalyzeOptions.from_args(args)
     if args.out is not None:
         (checkpoint, *more) = args.checkpoints
         if Path(checkpoint).is_dir():
@@ -25,19 +29,20 @@ def analyze(args) -> int:
             raise OptionError("--out FILE takes exactly one checkpoint file; use --out-dir DIR for several")
         if args.workers != 1 or args.scheduler:  # 1 is the default
             raise OptionError("--workers/--scheduler need --out-dir DIR")
-        path = analyze_checkpoint(checkpoint, args.out, overwrite=args.overwrite,
-                                  progress=args.progress, **options)
+        path = analyze_checkpoint(checkpoint, args.out, options=options, overwrite=args.overwrite,
+                                  progress=_print_progress if options.progress_bars else None)
         print(f"wrote {path}")
         return 0
     if args.out_dir is None:
         raise OptionError("give --out FILE (one checkpoint) or --out-dir DIR (any number of checkpoints)")
-    outcomes = analyze_checkpoints(args.checkpoints, args.out_dir, workers=args.workers,
-                                   scheduler=args.scheduler, overwrite=args.overwrite, **options)
+    outcomes = analyze_checkpoints(args.checkpoints, args.out_dir, options=options, workers=args.workers,
+                                   scheduler=args.scheduler, overwrite=args.overwrite,
+                                   progress=lambda line: print(cli_message(line), flush=True))
     print(f"analyze: {summary(outcomes)}; results in {args.out_dir}")
     failed = [o for o in outcomes if o.status == "failed"]
     for o in failed:
-        print(f"failed: {o.message if o.checkpoint in o.message else f'{o.checkpoint}: {o.message}'}",
-              file=sys.stderr)
+        text = cli_message(o.message)
+        print(f"failed: {text if o.checkpoint in o.message else f'{o.checkpoint}: {text}'}", file=sys.stderr)
         if args.debug and o.details:
             print(o.details, file=sys.stderr)
     return 1 if failed else 0
@@ -46,23 +51,11 @@ def analyze(args) -> int:
 def plot(args) -> int:
     from ..plotting import plot_results
 
-    written = plot_results(args.results, args.out)
+    # plot_results(..., overwrite=) comes with the plotting layer's no-clobber rule
+    kwargs = {"overwrite": args.overwrite} if "overwrite" in inspect.signature(plot_results).parameters else {}
+    written = plot_results(args.results, args.out, **kwargs)
     if not written:
         raise DynalysisError(f"{args.results} holds no analysis that can be plotted")
     for p in written:
         print(f"wrote {p}")
     return 0
-
-
-def demo(args) -> int:
-    from ._demo import run_demo
-
-    run_demo(Path(args.out), Path(args.config), max_epochs=args.max_epochs)
-    return 0
-
-
-def sweep(args) -> int:
-    from ._grid import run_sweep
-
-    return run_sweep(Path(args.config), args.grid, args.seeds, Path(args.out), dry_run=args.dry_run,
-                     print_commands=args.print_commands)

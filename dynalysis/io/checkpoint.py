@@ -2,11 +2,15 @@
 
 Reads a Lightning checkpoint written by `lightning_modules.SequenceModel` with
 ``torch.load(weights_only=True)`` (no Lightning import, no pickled code) and rebuilds the
-network from the primitive-only ``checkpoint["dynalysis"]`` record.
+network from the primitive-only ``checkpoint["dynalysis"]`` record (`dynalysis.io.record`).
+Before anything is allocated, the network the record describes is built on PyTorch's ``meta``
+device (shapes, no memory) and its weight shapes are compared with the stored ones, so a
+damaged or edited record cannot make the loader allocate a network the file does not hold.
 """
 from __future__ import annotations
 
 import os
+import pickle
 import zipfile
 from pathlib import Path
 
@@ -14,17 +18,18 @@ import torch
 
 from ..errors import CheckpointError, first_line
 from ..system import ModuleSystem
+from .record import network_weights, read_checkpoint_record
 
-__all__ = ["load_checkpoint", "read_checkpoint_record", "find_checkpoints", "find_last_checkpoint"]
+__all__ = ["load_checkpoint", "read_checkpoint", "check_checkpoint_file", "find_checkpoints",
+           "find_last_checkpoint"]
 
-SUPPORTED_FORMATS = (1,)
 
+def check_checkpoint_file(path: str | os.PathLike) -> dict:
+    """Load a torch checkpoint file safely and return its dict, or raise `CheckpointError`.
 
-def read_checkpoint_record(path: str | os.PathLike) -> tuple[dict, dict]:
-    """Return ``(record, state_dict)`` of a dynalysis checkpoint, or raise `CheckpointError`.
-
-    The zip container's CRC-32 checksums are verified before anything is unpickled, so a
-    damaged file is an error rather than a network with silently altered weights.
+    Missing, empty and folder paths, damaged zip containers (CRC-32 checked before anything is
+    unpickled), pickles that contain code objects (never unpickled) and files that are not
+    torch checkpoints all give a one-line error naming the file.
     """
     path = Path(path)
     if not path.exists():
@@ -38,28 +43,29 @@ def read_checkpoint_record(path: str | os.PathLike) -> tuple[dict, dict]:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except CheckpointError:
         raise
+    except pickle.UnpicklingError as e:  # torch's weights-only unpickler met a global (code)
+        if "Unsupported global" in str(e) or "Unsupported class" in str(e):
+            raise CheckpointError(f"{path} is not a weights-only checkpoint (it contains code "
+                                  "objects; this tool never unpickles code)") from None
+        raise CheckpointError(f"{path} is corrupt or not a torch checkpoint ({first_line(e)}); "
+                              "use another checkpoint or re-train") from None
     except Exception as e:  # torch.load fails on damaged files with many exception types
         raise CheckpointError(f"{path} is corrupt or not a torch checkpoint ({first_line(e)}); "
                               "use another checkpoint or re-train") from None
     if not isinstance(ckpt, dict):
         raise CheckpointError(f"{path} holds a {type(ckpt).__name__}, not a Lightning checkpoint")
-    record = ckpt.get("dynalysis")
-    if record is None:
-        if "state_dict" not in ckpt and ckpt and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
-            raise CheckpointError(f"{path} is a plain state_dict without the model description; "
-                                  "save checkpoints by training with `python cli.py fit`")
-        raise CheckpointError(f"{path} is not a dynalysis checkpoint (no 'dynalysis' record); "
-                              "train with `python cli.py fit` or wrap your model with dynalysis.MapSystem")
-    if not isinstance(record, dict) or record.get("format_version") not in SUPPORTED_FORMATS:
-        raise CheckpointError(f"{path} has an unsupported dynalysis record (format "
-                              f"{record.get('format_version') if isinstance(record, dict) else '?'}); "
-                              f"this version reads formats {SUPPORTED_FORMATS}")
-    state = ckpt.get("state_dict")
-    model = record.get("model")
-    if not isinstance(state, dict) or not isinstance(model, dict) or not isinstance(model.get("cell"), str):
-        raise CheckpointError(f"{path} lacks its state_dict or model description")
-    record = {**record, "epoch": ckpt.get("epoch"), "global_step": ckpt.get("global_step")}
-    return record, state
+    return ckpt
+
+
+def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
+    """Return ``(record, state_dict)`` of a dynalysis checkpoint, or raise `CheckpointError`."""
+    ckpt = check_checkpoint_file(path)
+    if "dynalysis" not in ckpt and "state_dict" not in ckpt and ckpt \
+            and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
+        raise CheckpointError(f"{path} is a plain state_dict without the model description; "
+                              "save checkpoints by training with `python cli.py fit`")
+    record = read_checkpoint_record(ckpt, source=path)
+    return record, ckpt["state_dict"]
 
 
 def _check_zip(path: Path) -> None:
@@ -71,6 +77,48 @@ def _check_zip(path: Path) -> None:
     if bad is not None:
         raise CheckpointError(f"{path} is corrupt (checksum mismatch in {bad!r}); "
                               "use another checkpoint or re-train")
+
+
+def _shape_mismatch(expected: dict, stored: dict) -> str:
+    """'' when the stored weights have the expected names and shapes, else what differs."""
+    missing = sorted(set(expected) - set(stored))
+    unexpected = sorted(set(stored) - set(expected))
+    if missing or unexpected:
+        return (f"missing {', '.join(missing[:3]) or 'nothing'}, "
+                f"unexpected {', '.join(unexpected[:3]) or 'nothing'}")
+    for name, shape in expected.items():
+        if tuple(stored[name].shape) != shape:
+            return f"{name} is stored as {tuple(stored[name].shape)}, the description needs {shape}"
+    return ""
+
+
+def _build(cell: str, spec: dict, weights: dict, path) -> torch.nn.Module:
+    """The network of the record, checked on the meta device first, then built and loaded."""
+    from ..models import build_model
+
+    def build(device=None):
+        try:
+            if device is None:
+                return build_model(cell, **spec)
+            with torch.device(device):
+                return build_model(cell, **spec)
+        except Exception as e:  # options of another version, or a damaged record
+            raise CheckpointError(f"{path}: cannot rebuild model {cell!r} ({first_line(e)}); "
+                                  "was it written by another dynalysis version?") from None
+
+    shapes = {k: tuple(v.shape) for k, v in build("meta").state_dict().items()}
+    problem = _shape_mismatch(shapes, weights)
+    sizes = ", ".join(f"{k}={spec.get(k)}" for k in ("input_size", "hidden_size", "output_size"))
+    if problem:
+        raise CheckpointError(f"{path}: the stored weights do not fit the model description "
+                              f"({sizes}: {problem}); the record is damaged or edited")
+    net = build()
+    try:
+        net.load_state_dict(weights)
+    except Exception as e:
+        raise CheckpointError(f"{path}: weights do not fit the model description "
+                              f"({first_line(e)})") from None
+    return net
 
 
 def load_checkpoint(path: str | os.PathLike, *, dtype: torch.dtype | None = None,
@@ -94,29 +142,20 @@ def load_checkpoint(path: str | os.PathLike, *, dtype: torch.dtype | None = None
     Raises
     ------
     CheckpointError
-        Missing, empty, corrupt or foreign files, with a one-line reason.
+        Missing, empty, corrupt or foreign files, pickles with code, records whose sizes do
+        not match the stored weights, with a one-line reason.
     """
-    from ..models import MODELS, build_model
+    from ..models import MODELS
 
-    record, state = read_checkpoint_record(path)
+    record, state = read_checkpoint(path)
     spec = dict(record["model"])
     cell = spec.pop("cell")
     if cell not in MODELS:
         raise CheckpointError(f"{path}: model class {cell!r} does not exist in this dynalysis "
                               f"(available: {', '.join(sorted(MODELS))}); load it with the version "
                               "that trained it, or register the cell with dynalysis.models.register_model")
-    try:
-        net = build_model(cell, **spec)
-    except Exception as e:  # options of another version, or a damaged record
-        raise CheckpointError(f"{path}: cannot rebuild model {cell!r} ({first_line(e)}); "
-                              "was it written by another dynalysis version?") from None
-    prefix = record.get("state_dict_prefix", "net.")
-    weights = {k[len(prefix):]: v for k, v in state.items() if isinstance(k, str) and k.startswith(prefix)}
-    try:
-        net.load_state_dict(weights)
-    except Exception as e:
-        raise CheckpointError(f"{path}: weights do not fit the model description "
-                              f"({first_line(e)})") from None
+    weights = {k: v for k, v in network_weights(record, state).items() if isinstance(v, torch.Tensor)}
+    net = _build(cell, spec, weights, path)
     if dtype is not None or device is not None:
         net = net.to(dtype=dtype, device=device)
     meta = {"checkpoint": str(Path(path).resolve()), "model": record["model"],

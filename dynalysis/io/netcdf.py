@@ -1,12 +1,20 @@
 """Results files: NetCDF-4 via netCDF4, atomic writes, complex values that round-trip.
 
 Layout. A file holds one analysis in the root group, or several analyses in named groups
-(``lyapunov``, ``jacobian``, ...) with shared provenance in the root's attributes. Each group
-opens with plain ``xarray.open_dataset(path, group=NAME)``.
+(``lyapunov``, ``jacobian``, ...) with shared provenance in the root's attributes: a file of
+groups is an `xarray.DataTree` (``xarray.open_datatree(path)``), and each group opens with
+plain ``xarray.open_dataset(path, group=NAME)``. `open_results` gives back what `save_results`
+was given: one Dataset, or a DataTree of every analysis.
 
 Complex variables are stored as real arrays with a trailing dimension ``complex`` of length 2
 (coordinate ``["real", "imag"]``) and the attribute ``dynalysis_complex = 1``;
 `open_results` turns them back into complex arrays. Plain xarray readers see real/imag parts.
+Text variables (such as that coordinate) are stored as UTF-8 character arrays, never as
+netCDF-4 variable-length strings: netCDF-C/HDF5 crash (segfault, "NetCDF: HDF error") when a
+file with variable-length strings is open twice in one process and read through both handles
+(Unidata/netcdf-c#2510, pydata/xarray#9093), which a user holding a plain xarray handle while
+calling dynalysis would otherwise hit. Every read here goes through one netCDF4 handle per
+call: checksums and data are read through the same handle, which is closed before returning.
 
 Integrity. Every group carries ``dynalysis_checksum``: a SHA-256 of its dimensions, variables
 (raw bytes as stored) and attributes (all but ``history`` and the checksum itself), computed
@@ -16,9 +24,11 @@ numbers.
 """
 from __future__ import annotations
 
-import hashlib
+import contextlib
+import errno
 import json
 import os
+import shutil
 import uuid
 from pathlib import Path
 from typing import Mapping
@@ -27,13 +37,15 @@ import numpy as np
 import xarray as xr
 
 from ..errors import DynalysisError, ResultsFileError, first_line
+from .checksum import CHECKSUM as _CHECKSUM
+from .checksum import check_digest as _check_digest
+from .checksum import plain as _plain
+from .checksum import write_checksums as _write_checksums
 
-__all__ = ["save_results", "open_results", "result_groups", "verify_results"]
+__all__ = ["save_results", "open_results", "result_groups", "verify_results", "read_root_attrs"]
 
 _COMPLEX_DIM = "complex"
 _COMPRESS_ABOVE = 1024  # elements
-_CHECKSUM = "dynalysis_checksum"
-_UNCHECKED_ATTRS = (_CHECKSUM, "history")  # history may be appended to by other tools (NCO)
 
 
 def _encode(ds: xr.Dataset) -> tuple[xr.Dataset, dict]:
@@ -55,7 +67,9 @@ def _encode(ds: xr.Dataset) -> tuple[xr.Dataset, dict]:
         ds[name].attrs = _safe_attrs(ds[name].attrs)
         if ds[name].dtype == bool:
             ds[name] = ds[name].astype("i1")
-        if ds[name].size > _COMPRESS_ABOVE and ds[name].dtype.kind in "fiu":
+        if ds[name].dtype.kind in "OU":  # text: fixed-width UTF-8 characters (module notes)
+            encoding[name] = {"dtype": "S1"}
+        elif ds[name].size > _COMPRESS_ABOVE and ds[name].dtype.kind in "fiu":
             encoding[name] = {"zlib": True, "complevel": 4}
     return ds, encoding
 
@@ -117,11 +131,11 @@ def save_results(results: xr.Dataset | Mapping[str, xr.Dataset], path: str | os.
     """
     path = Path(path)
     if path.exists() and not overwrite:
-        raise ResultsFileError(f"{path} already exists; pass overwrite=True (CLI: --overwrite) to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
+        raise ResultsFileError(f"{path} already exists; pass overwrite=True to replace it")
     groups = {None: results} if isinstance(results, xr.Dataset) else dict(results)
     tmp = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.tmp"
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         if None not in groups:
             root = xr.Dataset(attrs={**dict(attrs or {}), "groups": ",".join(groups)})
             _encode(root)[0].to_netcdf(tmp, mode="w", engine="netcdf4", format="NETCDF4")
@@ -136,10 +150,34 @@ def save_results(results: xr.Dataset | Mapping[str, xr.Dataset], path: str | os.
         _fsync(tmp)
         _publish(tmp, path, overwrite=overwrite)
         _fsync(path.parent)
-    except BaseException:
+    except BaseException as e:
+        full = isinstance(e, Exception) and _out_of_space(e, path.parent)  # before tmp is freed
         tmp.unlink(missing_ok=True)
+        if full:
+            raise ResultsFileError(f"no space left on {_mount_point(path.parent)} while writing {path} "
+                                   "(nothing was written); free some space or write elsewhere") from None
         raise
     return path
+
+
+def _out_of_space(error: Exception, folder: Path) -> bool:
+    """Whether a failed write ran out of disk space: ENOSPC/EDQUOT, or the netCDF/HDF5 error
+    it becomes inside the library (then the free space tells)."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if isinstance(error, DynalysisError):
+        return False
+    try:
+        return shutil.disk_usage(folder).free < (1 << 20)
+    except OSError:
+        return False
+
+
+def _mount_point(folder: Path) -> str:
+    path = Path(os.path.abspath(folder))
+    while not os.path.ismount(path) and path != path.parent:
+        path = path.parent
+    return str(path)
 
 
 def _publish(tmp: Path, path: Path, *, overwrite: bool) -> None:
@@ -151,11 +189,12 @@ def _publish(tmp: Path, path: Path, *, overwrite: bool) -> None:
         os.link(tmp, path)
     except FileExistsError:
         raise ResultsFileError(f"{path} was created by another process meanwhile; "
-                               "pass overwrite=True (CLI: --overwrite) to replace it") from None
-    except OSError:  # file systems without hard links
+                               "pass overwrite=True to replace it") from None
+    except OSError as e:  # file systems without hard links
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise
         if path.exists():
-            raise ResultsFileError(f"{path} already exists; pass overwrite=True (CLI: --overwrite) "
-                                   "to replace it") from None
+            raise ResultsFileError(f"{path} already exists; pass overwrite=True to replace it") from None
         os.replace(tmp, path)
         return
     tmp.unlink()
@@ -171,41 +210,46 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
-def _plain(value):
-    """An attribute value as JSON-able Python (numpy scalars/arrays → numbers/lists)."""
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    return np.asarray(value).tolist() if isinstance(value, (np.ndarray, np.generic)) else value
-
-
-def _group_digest(grp) -> str:
-    """SHA-256 of one netCDF4 group as stored: dims, attributes, variables (raw bytes)."""
-    h = hashlib.sha256()
-
-    def feed(obj) -> None:
-        h.update(json.dumps(obj, sort_keys=True, default=str).encode())
-
-    feed({k: _plain(grp.getncattr(k)) for k in grp.ncattrs() if k not in _UNCHECKED_ATTRS})
-    feed({name: len(dim) for name, dim in grp.dimensions.items()})
-    for name in sorted(grp.variables):
-        var = grp.variables[name]
-        var.set_auto_maskandscale(False)
-        feed([name, list(var.dimensions), str(var.dtype),
-              {k: _plain(var.getncattr(k)) for k in var.ncattrs()}])
-        values = np.asarray(var[...])
-        if values.dtype.kind == "O":
-            feed([str(v) for v in values.ravel()])
-        else:
-            h.update(np.ascontiguousarray(values).tobytes())
-    return h.hexdigest()
-
-
-def _write_checksums(path: Path) -> None:
+@contextlib.contextmanager
+def _opened(path):
+    """``(path, netCDF4.Dataset)``: the one read handle of a call, closed on exit."""
     import netCDF4
 
-    with netCDF4.Dataset(path, "a") as nc:
-        for grp in [nc, *nc.groups.values()]:
-            grp.setncattr(_CHECKSUM, _group_digest(grp))
+    path = _check_readable(path)
+    try:
+        nc = netCDF4.Dataset(path, "r")
+    except Exception as e:  # netCDF/HDF5 parse errors of damaged files come in many types
+        raise ResultsFileError(f"{path} is not a readable NetCDF file ({first_line(e)}); "
+                               "re-run the analysis to recreate it") from None
+    try:
+        yield path, nc
+    except DynalysisError:
+        raise
+    except Exception as e:
+        raise ResultsFileError(f"{path} is not a readable NetCDF file ({first_line(e)}); "
+                               "re-run the analysis to recreate it") from None
+    finally:
+        nc.close()
+
+
+def _root_attrs(nc) -> dict:
+    return {k: _plain(nc.getncattr(k)) for k in nc.ncattrs()}
+
+
+def _verify(path: Path, nc, groups) -> dict:
+    """Check the root's checksum and those of ``groups`` (None: all); return the root's attributes."""
+    root = _root_attrs(nc)
+    names = list(nc.groups) if groups is None else [g for g in groups if g is not None]
+    for grp in [nc, *(nc.groups[g] for g in names)]:
+        _check_digest(path, grp, has_checksums=_CHECKSUM in root)
+    return root
+
+
+def _require(path: Path, nc, required) -> None:
+    missing = [g for g in dict.fromkeys(required) if g not in nc.groups]
+    if missing:
+        raise ResultsFileError(f"{path} is incomplete: no group {', '.join(map(repr, missing))} "
+                               f"(groups: {', '.join(nc.groups) or 'none'})")
 
 
 def verify_results(path: str | os.PathLike, *, groups=None) -> dict:
@@ -227,7 +271,14 @@ def verify_results(path: str | os.PathLike, *, groups=None) -> dict:
     ResultsFileError
         Missing, empty, unreadable or damaged (checksum mismatch) files, or missing groups.
     """
-    return _verified_root_attrs(path, required=groups or (), check=None)
+    return _verified_root_attrs(path, required=groups or ())
+
+
+def read_root_attrs(path: str | os.PathLike) -> dict:
+    """The root attributes of a NetCDF file, without checking checksums (who wrote it, with
+    which request); `ResultsFileError` if it is not a readable NetCDF file."""
+    with _opened(path) as (_, nc):
+        return _root_attrs(nc)
 
 
 def _verified_root_attrs(path, *, required=(), check=None, verify: bool = True) -> dict:
@@ -235,88 +286,79 @@ def _verified_root_attrs(path, *, required=(), check=None, verify: bool = True) 
 
     ``verify=False`` only reads the attributes (and checks that ``required`` groups exist).
     """
-    import netCDF4
-
-    path = _check_readable(path)
-    try:
-        with netCDF4.Dataset(path) as nc:
-            root = {k: _plain(nc.getncattr(k)) for k in nc.ncattrs()}
-            missing = sorted(set(required) - set(nc.groups))
-            if missing:
-                raise ResultsFileError(f"{path} is incomplete: no group {', '.join(map(repr, missing))} "
-                                       f"(groups: {', '.join(nc.groups) or 'none'})")
-            names = nc.groups if check is None else [g for g in check if g is not None]
-            for grp in [nc, *(nc.groups[g] for g in names)] if verify else []:
-                _check_digest(path, grp, has_checksums=_CHECKSUM in root)
-    except DynalysisError:
-        raise
-    except Exception as e:  # netCDF/HDF5 parse errors of damaged files come in many types
-        raise ResultsFileError(f"{path} is not a readable NetCDF file ({first_line(e)}); "
-                               "re-run the analysis to recreate it") from None
-    return root
-
-
-def _check_digest(path: Path, grp, *, has_checksums: bool) -> None:
-    stored = grp.getncattr(_CHECKSUM) if _CHECKSUM in grp.ncattrs() else None
-    where = f"group {grp.path!r}" if grp.path != "/" else "root group"
-    if stored is None:
-        if has_checksums:
-            raise ResultsFileError(f"{path}: {where} lost its checksum; the file is damaged, "
-                                   "re-run the analysis to recreate it")
-        return  # a file not written by save_results: nothing to compare with
-    if _group_digest(grp) != stored:
-        raise ResultsFileError(f"{path}: {where} does not match its checksum (damaged on disk or "
-                               "edited since it was written); re-run the analysis to recreate it, "
-                               "or pass verify=False to read it anyway")
+    with _opened(path) as (path, nc):
+        _require(path, nc, required)
+        return _verify(path, nc, check) if verify else _root_attrs(nc)
 
 
 def result_groups(path: str | os.PathLike) -> list[str]:
     """Names of the analysis groups in a results file (empty for a single-analysis file)."""
-    import netCDF4
+    with _opened(path) as (_, nc):
+        return list(nc.groups)
 
-    path = _check_readable(path)
+
+def _load(path: Path, nc, group: str | None) -> xr.Dataset:
+    """One group (None: the root) read through the open handle ``nc``, decoded, in memory."""
+    from xarray.backends import NetCDF4DataStore
+
     try:
-        with netCDF4.Dataset(path) as nc:
-            return list(nc.groups)
-    except Exception as e:
-        raise ResultsFileError(f"{path} is not a readable NetCDF file ({first_line(e)}); "
-                               "re-run the analysis to recreate it") from None
+        store = NetCDF4DataStore(nc, group=group)
+        return _decode(xr.open_dataset(store).load())  # not closed: ``nc`` belongs to the caller
+    except Exception as e:  # parse or decoding errors of damaged or foreign files
+        raise ResultsFileError(f"{path} could not be read as a dynalysis results file "
+                               f"({first_line(e)}); re-run the analysis to recreate it") from None
 
 
 def open_results(path: str | os.PathLike, group: str | None = None, *,
-                 verify: bool = True) -> xr.Dataset:
+                 verify: bool = True) -> xr.Dataset | xr.DataTree:
     """Open a results file written by `save_results`, loading it into memory.
 
     Parameters
     ----------
     path : path-like
     group : str, optional
-        Analysis group to open (see `result_groups`); the root group by default.
+        Analysis group to open (see `result_groups`), or ``"/"`` for the root group. By
+        default: everything, as it was saved (a single analysis as a Dataset, a file of
+        groups as a DataTree).
     verify : bool, default True
         Compare the stored checksums first (see the module notes); a mismatch raises.
 
     Returns
     -------
-    xarray.Dataset
-        With complex variables restored.
+    xarray.Dataset or xarray.DataTree
+        With complex variables restored. A DataTree holds the shared provenance in its root's
+        ``attrs`` and one child per analysis (``tree["lyapunov"].dataset``).
 
     Raises
     ------
     ResultsFileError
         Missing, empty, unreadable or damaged files, or an unknown group; one line naming the
         file and the problem.
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, xarray as xr, dynalysis
+    >>> folder = tempfile.mkdtemp()
+    >>> ds = xr.Dataset({"exponent": ("exponent_index", np.array([0.4, -1.6]))})
+    >>> path = dynalysis.save_results({"lyapunov": ds}, f"{folder}/r.nc")
+    >>> dynalysis.open_results(path, group="lyapunov").exponent.values
+    array([ 0.4, -1.6])
+    >>> tree = dynalysis.open_results(path)
+    >>> list(tree.children), tree["lyapunov"].exponent.values.tolist()
+    (['lyapunov'], [0.4, -1.6])
     """
-    path = _check_readable(path)
-    if group is not None and group not in result_groups(path):
-        raise ResultsFileError(f"{path} has no group {group!r}; groups: {', '.join(result_groups(path)) or 'none'}")
-    if verify:
-        _verified_root_attrs(path, check=[group])
-    try:
-        with xr.open_dataset(path, group=group, engine="netcdf4") as ds:
-            return _decode(ds.load())
-    except Exception as e:  # parse or decoding errors of damaged or foreign files
-        raise ResultsFileError(f"{path} could not be read as a dynalysis results file "
-                               f"({first_line(e)}); re-run the analysis to recreate it") from None
+    with _opened(path) as (path, nc):
+        if group not in (None, "/") and group not in nc.groups:
+            raise ResultsFileError(f"{path} has no group {group!r}; groups: {', '.join(nc.groups) or 'none'}")
+        if group is not None or not nc.groups:
+            name = None if group == "/" else group
+            if verify:
+                _verify(path, nc, [name])
+            return _load(path, nc, name)
+        if verify:
+            _verify(path, nc, None)
+        nodes = {"/": _load(path, nc, None), **{f"/{g}": _load(path, nc, g) for g in nc.groups}}
+    return xr.DataTree.from_dict(nodes)
 
 
 def _check_readable(path) -> Path:

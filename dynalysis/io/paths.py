@@ -5,7 +5,7 @@ import glob
 import os
 from pathlib import Path
 
-__all__ = ["expand_paths", "common_folder"]
+__all__ = ["expand_paths", "common_folder", "check_pattern"]
 
 
 def expand_paths(paths, *, suffix: str, error: type[Exception], hint: str = "") -> list[Path]:
@@ -19,6 +19,7 @@ def expand_paths(paths, *, suffix: str, error: type[Exception], hint: str = "") 
     for p in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
         p = str(p)
         if glob.has_magic(p):
+            check_pattern(p, error)
             found = sorted(Path(m) for m in glob.glob(p, recursive=True) if Path(m).is_file())
             if not found:
                 raise error(f"pattern {p!r} matches no file{hint}")
@@ -34,6 +35,23 @@ def expand_paths(paths, *, suffix: str, error: type[Exception], hint: str = "") 
     for f in out:
         unique.setdefault(f.resolve() if f.exists() else f, f)
     return sorted(unique.values())
+
+
+def check_pattern(pattern: str, error: type[Exception]) -> None:
+    """Refuse ``..`` after a wildcard: the matches would not lie below the pattern's fixed
+    folder, from which results files are named.
+
+    >>> check_pattern("runs/**/*.ckpt", ValueError)
+    >>> check_pattern("runs/*/../*.ckpt", ValueError)
+    Traceback (most recent call last):
+    ...
+    ValueError: pattern 'runs/*/../*.ckpt' has '..' after a wildcard; give a pattern without '..' after its first wildcard
+    """
+    parts = Path(pattern).parts
+    first = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+    if ".." in parts[first:]:
+        raise error(f"pattern {pattern!r} has '..' after a wildcard; give a pattern without '..' "
+                    "after its first wildcard")
 
 
 def common_folder(paths) -> Path:

@@ -2,3 +2,5 @@
 checkpoint (`analyze_checkpoint`) and many on Dask (`analyze_checkpoints`)."""
 from .analyze import analyze_checkpoint as analyze_checkpoint
 from .batch import analyze_checkpoints as analyze_checkpoints
+from .options import AnalyzeOptions as AnalyzeOptions
+from .registry import ANALYSES as ANALYSES

@@ -1,124 +1,45 @@
 """One call from a checkpoint to a results file: what `cli.py analyze` and sweeps run.
 
-``ANALYSES`` maps each analysis name to ``(function, description)``; the function takes
-``(system, inputs, opts)`` (``opts`` a `types.SimpleNamespace` of the options below) and
-returns an `xarray.Dataset` stored as the results-file group of that name.
+The analyses are those of the registry (`dynalysis.pipeline.registry.ANALYSES`), their options
+one `AnalyzeOptions`. Everything that can fail on bad input fails before the first analysis:
+the options, the checkpoint and its record, the task the record describes, the provenance.
 """
 from __future__ import annotations
 
 import hashlib
-import types
 import warnings
 from pathlib import Path
+from typing import Callable, Mapping
 
-from ..errors import DynalysisError, OptionError, ResultsFileError, first_line
-from .._core.options import check_option, check_positive_int, check_reortho_every
+from ..errors import CheckpointError, DynalysisError, ResultsFileError, first_line
+from .options import AnalyzeOptions
+from .registry import ANALYSES
 
-__all__ = ["analyze_checkpoint", "check_analyze_options", "ANALYSES"]
+__all__ = ["analyze_checkpoint", "check_analyze_options", "checkpoint_provenance", "file_sha256",
+           "ANALYSES", "MAX_TASK_ELEMENTS"]
 
-
-def _lyapunov(system, inputs, opts):
-    from ..lyapunov.spectrum import lyapunov_spectrum
-
-    return lyapunov_spectrum(system, inputs, n_exponents=opts.n_exponents, transient=opts.transient,
-                             reortho_every=opts.reortho_every, seed=opts.seed, dtype=opts.dtype,
-                             progress=opts.progress)
-
-
-def _jacobian(system, inputs, opts):
-    from ..spectra.jacobian import jacobian_eigenvalues
-
-    every = max(1, (inputs.shape[1] - opts.transient) // 100)  # about 100 samples per trajectory
-    return jacobian_eigenvalues(system, inputs, every=every, transient=opts.transient,
-                                dtype=opts.dtype, progress=opts.progress)
+#: the most input values analyze generates from a checkpoint's task record (1 GiB of float32)
+MAX_TASK_ELEMENTS = 1 << 28
+_MAX_CONFIG_BYTES = 1 << 20
 
 
-def _fixed_points(system, inputs, opts):
-    from ..fixed_points.search import find_fixed_points
-
-    return find_fixed_points(system, inputs, transient=opts.transient, seed=opts.seed, dtype=opts.dtype)
-
-
-def _nonnormality(system, inputs, opts):
-    import xarray as xr
-
-    from ..nonnormal.measures import nonnormality
-
-    if system.recurrent_matrix() is not None:
-        return nonnormality(system, seed=opts.seed)
-    ds = xr.Dataset({"has_recurrent_matrix": ((), 0)})
-    ds["has_recurrent_matrix"].attrs.update(long_name="the model has a recurrent weight matrix", units="1")
-    ds.attrs.update(analysis="nonnormality", note=f"{type(system).__name__} has no single recurrent "
-                    "weight matrix (e.g. a gated cell): non-normality measures were not computed")
-    return ds
+def check_analyze_options(**values) -> dict:
+    """Validate keyword options of `analyze_checkpoint`; return the recorded request (JSON-able)."""
+    return AnalyzeOptions.make(None, values).to_request()
 
 
-def _memory(system, inputs, opts):
-    from ..memory.combined import memory_analysis
-
-    return memory_analysis(system, inputs, max_lag=opts.max_lag, seed=opts.seed, dtype=opts.dtype)
-
-
-ANALYSES: dict[str, tuple] = {
-    "lyapunov": (_lyapunov, "Lyapunov spectrum (QR method) along the driven trajectories"),
-    "jacobian": (_jacobian, "eigen- and singular values of the state Jacobian along the trajectories "
-                 "and of the recurrent matrix"),
-    "fixed_points": (_fixed_points, "fixed and slow points at zero input, with Jacobian eigenvalues "
-                     "and stability"),
-    "nonnormality": (_nonnormality, "Henrici departure from normality, transient growth and the "
-                     "chain-motif profile of the recurrent matrix"),
-    "memory": (_memory, "memory kernel dy_T/dx_{T-j}, linear memory capacity and the Fisher memory "
-               "curve of the linearisation"),
-}
+def _progress_and_options(options, values, progress) -> tuple[AnalyzeOptions, Callable | None]:
+    """``progress=True`` (the former switch) means the analyses' progress bars."""
+    if isinstance(progress, bool):
+        if progress:
+            values = {**values, "progress_bars": True}
+        progress = None
+    return AnalyzeOptions.make(options, values), progress
 
 
-def parse_analyses(analyses) -> list[str]:
-    """``None``/``"all"`` → every analysis; a comma-separated string or list → checked names."""
-    if analyses is None or analyses == "all":
-        return list(ANALYSES)
-    if not isinstance(analyses, (str, list, tuple)):
-        raise OptionError(f"invalid analyses={analyses!r}; allowed values: {', '.join(ANALYSES)} "
-                          "(comma-separated) or 'all'")
-    names = [str(a).strip() for a in (analyses.split(",") if isinstance(analyses, str) else analyses)]
-    names = list(dict.fromkeys(a for a in names if a))
-    bad = [a for a in names if a not in ANALYSES]
-    if bad or not names:
-        raise OptionError(f"invalid analyses={','.join(bad) or analyses!r}; allowed values: "
-                          f"{', '.join(ANALYSES)} (comma-separated) or 'all'")
-    return names
-
-
-def check_analyze_options(*, analyses=None, split: str = "test", n_trajectories: int = 8,
-                          steps: int | None = None, transient: int = 100,
-                          n_exponents: int | None = None, reortho_every: int | str = 1,
-                          max_lag: int = 50, seed: int = 0, dtype: str = "float64") -> dict:
-    """Validate the options of `analyze_checkpoint` and return them normalised (JSON-able).
-
-    Everything that can be checked without the checkpoint is checked here, so that a sweep
-    fails once, before any work, on a bad option. ``n_exponents`` is checked against the
-    state size once the network is loaded.
-    """
-    check_option("split", split, ("train", "val", "test"))
-    check_option("dtype", dtype, ("float64", "float32"))
-    opts = dict(analyses=parse_analyses(analyses), split=split,
-                n_trajectories=check_positive_int("n_trajectories", n_trajectories),
-                steps=None if steps is None else check_positive_int("steps", steps),
-                transient=check_positive_int("transient", transient, minimum=0),
-                n_exponents=None if n_exponents is None else check_positive_int("n_exponents", n_exponents),
-                reortho_every=check_reortho_every(reortho_every),
-                max_lag=check_positive_int("max_lag", max_lag),
-                seed=check_positive_int("seed", seed, minimum=0), dtype=dtype)
-    if opts["steps"] is not None and opts["steps"] <= opts["transient"]:
-        raise OptionError(f"steps ({opts['steps']}) must exceed transient ({opts['transient']}); "
-                          f"allowed: steps >= {opts['transient'] + 1}")
-    return opts
-
-
-def analyze_checkpoint(checkpoint, out, *, analyses=None, split: str = "test",
-                       n_trajectories: int = 8, steps: int | None = None, transient: int = 100,
-                       n_exponents: int | None = None, reortho_every: int | str = 1, max_lag: int = 50,
-                       seed: int = 0, dtype: str = "float64", overwrite: bool = False,
-                       progress: bool = False) -> Path:
+def analyze_checkpoint(checkpoint, out, *, options: AnalyzeOptions | None = None,
+                       overwrite: bool = False, progress: Callable[[str], None] | bool | None = None,
+                       **values) -> Path:
     """Analyse a checkpoint on its own task data and write one NetCDF file.
 
     Parameters
@@ -127,16 +48,17 @@ def analyze_checkpoint(checkpoint, out, *, analyses=None, split: str = "test",
         ``.ckpt`` written by ``cli.py fit``.
     out : path-like
         Results file; one group per analysis, provenance in the root attributes.
-    analyses : str or list of str, optional
-        Subset of ``ANALYSES`` (default: all).
-    split, n_trajectories, steps, seed
-        Driving inputs (`dynalysis.task_inputs`); ``steps`` defaults to
-        ``max(1000, sequence length, transient + 1)``.
-    transient, n_exponents, reortho_every, max_lag, dtype, progress
-        Passed to the analyses.
+    options : AnalyzeOptions, optional
+        What to compute, on which inputs; or give the same options as keywords (``analyses``,
+        ``split``, ``n_trajectories``, ``steps``, ``transient``, ``n_exponents``,
+        ``reortho_every``, ``jacobian_every``, ``fixed_point_starts``, ``fixed_point_input``,
+        ``max_lag``, ``seed``, ``dtype``, ``progress_bars``; see `AnalyzeOptions`).
     overwrite : bool, default False
         Replace an existing ``out``; otherwise an existing file is an error, checked before any
         work starts.
+    progress : callable, optional
+        Called with one line of text as each analysis starts (``"lyapunov ..."``). Nothing is
+        printed otherwise. ``True`` shows the analyses' own progress bars (``progress_bars``).
 
     Returns
     -------
@@ -144,62 +66,131 @@ def analyze_checkpoint(checkpoint, out, *, analyses=None, split: str = "test",
 
     Notes
     -----
-    Every option is validated (`check_analyze_options`) and the checkpoint loaded before any
-    analysis runs. The file is written atomically (`dynalysis.save_results`). Its root
-    attributes hold, besides the provenance of `dynalysis.save_results`: ``request`` (JSON of
-    the validated options, what a resumed sweep compares), ``checkpoint_sha256`` and, when the
-    run's ``config.yaml`` lies next to the checkpoint folder, ``training_config`` (its text).
-    Diverging trajectories are flagged by the analyses themselves (e.g. ``lyapunov/diverged``)
-    with a `RuntimeWarning`. An analysis that fails on this network (e.g. on diverged states)
-    is left out with a `RuntimeWarning`, its reason recorded in the root attribute
-    ``failed_analyses`` (JSON), and the others are still written; only when every analysis
-    fails is it an error. Same checkpoint, options and seed
-    give identical files apart from the time stamp in ``history``.
+    Every option is validated and the checkpoint loaded before any analysis runs. The file is
+    written atomically (`dynalysis.save_results`). Its root attributes hold, besides the
+    provenance of `dynalysis.save_results`: ``request`` (JSON of the validated options, what a
+    resumed sweep compares), ``checkpoint_sha256`` and, when the run's ``config.yaml`` lies next
+    to the checkpoint folder, ``training_config`` (its text; bytes that are not UTF-8 are
+    replaced and ``training_config_note`` says so). Diverging trajectories are flagged by the
+    analyses themselves (e.g. ``lyapunov/diverged``) with a warning. An analysis that fails on
+    this network is left out with a `RuntimeWarning`, its reason recorded in the root attribute
+    ``failed_analyses`` (JSON), and the others are still written; only when every analysis fails
+    is it an error. Same checkpoint, options and seed give identical files apart from the time
+    stamp in ``history``.
     """
-    from ..io.checkpoint import load_checkpoint
-    from .._core.inputs import task_inputs
-    from ..io.netcdf import save_results
-    from .._core.provenance import provenance_attrs, to_json
-
+    options, progress = _progress_and_options(options, values, progress)
     out = Path(out)
-    request = check_analyze_options(analyses=analyses, split=split, n_trajectories=n_trajectories,
-                                    steps=steps, transient=transient, n_exponents=n_exponents,
-                                    reortho_every=reortho_every, max_lag=max_lag, seed=seed,
-                                    dtype=dtype)
-    if out.exists() and not overwrite:
-        raise ResultsFileError(f"{out} already exists; pass --overwrite to replace it")
     if out.is_dir():
         raise ResultsFileError(f"{out} is a directory; give a file name ending in .nc")
+    if (out.exists() or out.is_symlink()) and not overwrite:
+        raise ResultsFileError(f"{out} already exists; pass overwrite=True to replace it")
+    return analyze_into(checkpoint, out, options, overwrite=overwrite, progress=progress)
+
+
+def analyze_into(checkpoint, out: Path, options: AnalyzeOptions, *, overwrite: bool,
+                 progress: Callable[[str], None] | None = None, keep: Mapping | None = None,
+                 keep_failed: Mapping | None = None, checkpoint_sha: str | None = None) -> Path:
+    """`analyze_checkpoint` after its checks; with ``keep`` (``{name: Dataset}`` of a verified
+    earlier file of this checkpoint and options), only the other requested analyses run and
+    the file written holds both."""
+    from .._core.inputs import task_inputs
+    from .._core.provenance import provenance_attrs, to_json
+    from ..io.checkpoint import load_checkpoint
+    from ..io.netcdf import save_results
+
+    keep, keep_failed = dict(keep or {}), dict(keep_failed or {})
     system = load_checkpoint(checkpoint)
-    if n_exponents is not None:
-        check_positive_int("n_exponents", n_exponents, maximum=system.state_size)
-    opts = types.SimpleNamespace(**{k: v for k, v in request.items() if k != "analyses"}, progress=progress)
-    seq_len = task_inputs(system, split=split, n_trajectories=1, seed=seed).shape[1]
-    opts.steps = max(1000, seq_len, transient + 1) if steps is None else steps
-    inputs = task_inputs(system, split=split, n_trajectories=n_trajectories, steps=opts.steps, seed=seed)
-    results, failed = {}, {}
-    for name in request["analyses"]:
-        if progress:
-            print(f"[analyze] {name} ...", flush=True)
-        try:
-            results[name] = ANALYSES[name][0](system, inputs, opts)
-        except Exception as e:  # one analysis failing on this network must not lose the others
-            failed[name] = f"{type(e).__name__}: {first_line(e)}"
-            warnings.warn(f"{checkpoint}: analysis {name!r} failed ({failed[name]}); the other analyses "
-                          "go on and the file records the reason in its 'failed_analyses' attribute",
-                          RuntimeWarning, stacklevel=2)
-    if not results:
-        raise DynalysisError(f"{checkpoint}: every analysis failed ({'; '.join(f'{k}: {v}' for k, v in failed.items())})")
-    attrs = provenance_attrs("analyze", system, {**vars(opts), "analyses": request["analyses"]})
+    provenance = checkpoint_provenance(checkpoint, sha=checkpoint_sha)  # before any work: never lost after it
+    task = _task(system, checkpoint, options.split)
+    steps = options.resolve_steps(task.split(options.split).inputs.shape[1])
+    options.check_run(system, steps)
+    inputs = task_inputs(task, split=options.split, n_trajectories=options.n_trajectories, steps=steps,
+                         seed=options.seed)
+    todo = [n for n in options.analyses if n not in keep and n not in keep_failed]
+    results, failed = _run(system, inputs, options, todo, checkpoint, progress)
+    if not results and not keep:
+        raise DynalysisError(f"{checkpoint}: every analysis failed "
+                             f"({'; '.join(f'{k}: {v}' for k, v in failed.items())})")
+    names = set(results) | set(keep)
+    results = {n: results[n] if n in results else keep[n] for n in ANALYSES if n in names}
+    failed = {**{k: v for k, v in keep_failed.items() if k not in results}, **failed}
+    done = tuple(n for n in ANALYSES if n in names or n in failed)
+    request = options.replace(analyses=done).to_request()
+    attrs = provenance_attrs("analyze", system, {**request, "steps": steps})
     attrs["groups_description"] = "; ".join(f"{n}: {ANALYSES[n][1]}" for n in results)
     attrs["request"] = to_json(request)
     if failed:
         attrs["failed_analyses"] = to_json(failed)
-    attrs["checkpoint_sha256"] = file_sha256(checkpoint)
-    config = Path(checkpoint).resolve().parent.parent / "config.yaml"
-    if config.is_file():
-        attrs["training_config"] = config.read_text()
+    attrs.update(provenance)
     return save_results(results, out, overwrite=overwrite, attrs=attrs)
+
+
+def _task(system, checkpoint, split: str):
+    """The task of the checkpoint's record, built once, after checking the size of ``split``."""
+    from ..tasks import build_task
+
+    spec = dict(system.metadata.get("task") or {})
+    if not spec:
+        raise DynalysisError(f"{checkpoint} records no task; analyse it from Python with inputs of "
+                             "your own (shape (trajectory, time, input_size))")
+    try:
+        task = build_task(spec.pop("name", None), **spec)
+    except Exception as e:  # options of another version, or a damaged record
+        raise CheckpointError(f"{checkpoint}: its task record cannot be rebuilt "
+                              f"({type(e).__name__}: {first_line(e)})") from None
+    n = task.options.get(f"n_{split}")
+    if isinstance(n, int):
+        size = n * task.seq_len * task.input_size
+        if size > MAX_TASK_ELEMENTS:
+            raise CheckpointError(
+                f"{checkpoint}: its task record asks for a {split} split of n_{split}={n} sequences of "
+                f"{task.seq_len} steps x {task.input_size} inputs ({4 * size / 2 ** 30:.3g} GiB), more than "
+                f"analyze generates ({4 * MAX_TASK_ELEMENTS / 2 ** 30:.3g} GiB); the record is damaged, or "
+                "analyse the network from Python with inputs of your own")
+    return task
+
+
+def _run(system, inputs, options: AnalyzeOptions, names, checkpoint, progress) -> tuple[dict, dict]:
+    results, failed = {}, {}
+    for name in names:
+        if progress is not None:
+            progress(f"{name} ...")
+        try:
+            results[name] = ANALYSES[name][0](system, inputs, options)
+        except Exception as e:  # one analysis failing on this network must not lose the others
+            failed[name] = f"{type(e).__name__}: {first_line(e)}"
+            warnings.warn(f"{checkpoint}: analysis {name!r} failed ({failed[name]}); the other analyses "
+                          "go on and the file records the reason in its 'failed_analyses' attribute",
+                          RuntimeWarning, stacklevel=3)
+    return results, failed
+
+
+def checkpoint_provenance(checkpoint, *, sha: str | None = None) -> dict:
+    """Root attributes about the checkpoint: ``checkpoint_sha256`` and, when the run's
+    ``config.yaml`` lies next to the checkpoint folder, ``training_config``.
+
+    Never fails on the config: one that cannot be read, is too large or is not UTF-8 is
+    recorded with a ``training_config_note`` saying what was done.
+    """
+    attrs = {"checkpoint_sha256": sha or file_sha256(checkpoint)}
+    config = Path(checkpoint).resolve().parent.parent / "config.yaml"
+    try:
+        if not config.is_file():
+            return attrs
+        if config.stat().st_size > _MAX_CONFIG_BYTES:
+            attrs["training_config_note"] = f"{config} is larger than 1 MiB; not recorded"
+            return attrs
+        raw = config.read_bytes()
+    except OSError as e:
+        attrs["training_config_note"] = f"{config} could not be read ({e.strerror or e}); not recorded"
+        return attrs
+    try:
+        attrs["training_config"] = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        attrs["training_config"] = raw.decode("utf-8", "replace")
+        attrs["training_config_note"] = (f"{config} is not valid UTF-8 (first bad byte at offset {e.start}); "
+                                         "undecodable bytes were replaced by U+FFFD")
+    return attrs
 
 
 def file_sha256(path) -> str:

@@ -4,11 +4,14 @@
 is `dynalysis.analyze_checkpoint` on one checkpoint, writing its own file atomically, so tasks
 share nothing and a sweep can be stopped and restarted at any time:
 
-- a result that is complete (every requested group present, checksums intact) and was made
-  from the same checkpoint bytes with the same options is skipped;
-- a damaged or partial one is recomputed and replaced;
-- one that is complete but was made with other options or from another checkpoint is an error
-  for that checkpoint unless ``overwrite=True`` (never silently replaced, never silently mixed);
+- a result that holds every requested analysis (checksums intact) and was made from the same
+  checkpoint bytes with the same options is skipped; one that holds some of them is extended
+  with the others (its groups are kept); a damaged one of ours is redone;
+- anything else at a target is never replaced without ``overwrite=True``: a file this tool did
+  not write, or one made with other options or from another checkpoint is an error for that
+  checkpoint (see `dynalysis.pipeline.existing`);
+- distinct checkpoints that would share a results file, and targets that a symbolic link
+  would put outside ``out_dir``, are refused before any work;
 - one bad checkpoint is reported and the others go on.
 
 Execution: ``workers=N >= 1`` (default 1) starts a `dask.distributed.LocalCluster` of N
@@ -23,16 +26,19 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib.util
-import json
 import logging
 import os
+import socket
 import time
 import traceback
 import warnings
 from pathlib import Path
+from typing import Callable
+from urllib.parse import urlsplit
 
 from ..errors import DynalysisError, OptionError, ResultsFileError, first_line
 from .._core.options import check_positive_int
+from .options import AnalyzeOptions
 
 __all__ = ["analyze_checkpoints", "Outcome", "output_paths"]
 
@@ -62,47 +68,42 @@ def output_paths(checkpoints, out_dir, *, root=None) -> dict[Path, Path]:
 
     ``root`` defaults to the checkpoints' common folder. With ``root="runs"``,
     ``runs/a/ck/epoch=1.ckpt`` and ``runs/b/ck/epoch=1.ckpt`` → ``OUT/a/ck/epoch=1.nc`` and
-    ``OUT/b/ck/epoch=1.nc``: distinct checkpoints never share a results file.
+    ``OUT/b/ck/epoch=1.nc``.
+
+    Raises
+    ------
+    ResultsFileError
+        Two distinct checkpoints would share a results file (``m.ckpt`` and ``m.pt``), or a
+        symbolic link inside ``out_dir`` would put a results file outside it.
     """
     paths = [Path(os.path.abspath(c)) for c in checkpoints]
     if not paths:
         return {}
     root = Path(os.path.commonpath([p.parent for p in paths]) if root is None else os.path.abspath(root))
-    return {Path(c): Path(out_dir) / p.relative_to(root).with_suffix(".nc") for c, p in zip(checkpoints, paths)}
-
-
-def _existing(out: Path, request: dict, checkpoint_sha: str) -> tuple[str, str]:
-    """``("new"|"redo"|"complete"|"conflict", reason)`` for the results file ``out``."""
-    from ..io.netcdf import result_groups, verify_results
-    from .._core.provenance import to_json
-
-    if not out.exists():
-        return "new", ""
-    try:
-        attrs = verify_results(out)
-        failed = json.loads(attrs.get("failed_analyses") or "{}")  # recorded, not retried
-        missing = set(request["analyses"]) - set(failed) - set(result_groups(out))
-    except (ResultsFileError, ValueError) as e:
-        return "redo", first_line(e)
-    if missing:
-        return "redo", f"{out} is incomplete (no group {', '.join(sorted(missing))})"
-    if attrs.get("checkpoint_sha256") != checkpoint_sha:
-        return "conflict", (f"{out} exists but was computed from another version of the checkpoint; "
-                            "pass --overwrite to recompute it")
-    if attrs.get("request") != to_json(request):
+    outs: dict[Path, Path] = {}
+    for c, p in zip(checkpoints, paths):
         try:
-            stored = json.loads(attrs.get("request"))
-            diff = ", ".join(f"{k}={stored.get(k)!r} there, {v!r} now" for k, v in json.loads(to_json(request)).items()
-                             if stored.get(k) != v)
-        except (TypeError, ValueError, AttributeError):
-            diff = "options not recorded"
-        return "conflict", (f"{out} exists but was computed with other options ({diff}); "
-                            "pass --overwrite to recompute it, or use another --out-dir")
-    return "complete", ""
+            outs[Path(c)] = Path(out_dir) / p.relative_to(root).with_suffix(".nc")
+        except ValueError:
+            raise ResultsFileError(f"{c} lies outside {root}, the folder results are named from; "
+                                   "give its folder or a pattern that contains it") from None
+    seen: dict[Path, Path] = {}
+    for c, out in outs.items():
+        if out in seen:
+            raise ResultsFileError(f"{seen[out]} and {c} would both write {out}; analyse them into "
+                                   "different out_dir folders, or rename one")
+        seen[out] = c
+    base = Path(os.path.realpath(out_dir))
+    for out in outs.values():
+        real = Path(os.path.realpath(out))
+        if not real.is_relative_to(base):
+            raise ResultsFileError(f"{out} would be written to {real}, outside out_dir {out_dir} "
+                                   "(through a symbolic link); remove the link or choose another out_dir")
+    return outs
 
 
-def _run_one(checkpoint: str, out: str, options: dict, overwrite: bool) -> Outcome:
-    """One task: skip, or analyse and write, on one torch thread; never raises for an error."""
+def _run_one(checkpoint: str, out: str, options: AnalyzeOptions, overwrite: bool) -> Outcome:
+    """One task: skip, extend, or analyse and write, on one torch thread; never raises for an error."""
     import torch
 
     threads = torch.get_num_threads()
@@ -113,25 +114,36 @@ def _run_one(checkpoint: str, out: str, options: dict, overwrite: bool) -> Outco
         torch.set_num_threads(threads)
 
 
-def _run_one_threaded(checkpoint: str, out: str, options: dict, overwrite: bool) -> Outcome:
-    from .analyze import analyze_checkpoint, check_analyze_options, file_sha256
+def _run_one_threaded(checkpoint: str, out: str, options: AnalyzeOptions, overwrite: bool) -> Outcome:
+    from . import analyze
+    from .existing import Target, inspect_target
+    from ..io.netcdf import open_results
 
     start = time.perf_counter()
     caught: list = []
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            state, reason = "new", ""
+            target, sha = Target("write"), None
             if not overwrite and Path(checkpoint).is_file():
-                request = check_analyze_options(**options)
-                state, reason = _existing(Path(out), request, file_sha256(checkpoint))
-            if state == "complete":
+                sha = analyze.file_sha256(checkpoint)
+                target = inspect_target(Path(out), options, sha)
+            if target.action == "skip":
                 return Outcome(checkpoint, out, "skipped", "complete")
-            if state == "conflict":
-                return Outcome(checkpoint, out, "failed", reason)
-            analyze_checkpoint(checkpoint, out, overwrite=overwrite or state == "redo", **options)
-        message = f"replaced a damaged file ({reason})" if state == "redo" else ""
-        status = "done"
+            if target.action == "refuse":
+                return Outcome(checkpoint, out, "failed", target.reason)
+            keep = {}
+            if target.action == "extend":
+                tree = open_results(out)
+                keep = {g: tree[g].to_dataset() for g in target.keep}
+            if target.action == "write" and not overwrite:
+                analyze.analyze_checkpoint(checkpoint, out, options=options)
+            else:
+                analyze.analyze_into(checkpoint, Path(out), options, overwrite=True, keep=keep,
+                                     keep_failed=target.failed, checkpoint_sha=sha)
+        message = {"redo": f"replaced a damaged file ({target.reason})",
+                   "extend": f"extended with {', '.join(a for a in options.analyses if a not in keep and a not in target.failed)}"
+                             f" (kept {', '.join(keep) or 'nothing'})"}.get(target.action, "")
     except DynalysisError as e:
         return Outcome(checkpoint, out, "failed", str(e), time.perf_counter() - start)
     except Exception as e:  # a bug, not a user error: keep the traceback for --debug
@@ -140,11 +152,13 @@ def _run_one_threaded(checkpoint: str, out: str, options: dict, overwrite: bool)
                        time.perf_counter() - start, details=traceback.format_exc())
     notes = tuple(dict.fromkeys(f"{w.category.__name__}: {first_line(w.message)}" for w in caught
                                 if not issubclass(w.category, _LIBRARY_NOISE)))
-    return Outcome(checkpoint, out, status, message, time.perf_counter() - start, notes)
+    return Outcome(checkpoint, out, "done", message, time.perf_counter() - start, notes)
 
 
-def analyze_checkpoints(checkpoints, out_dir, *, workers: int = 1, scheduler: str | None = None,
-                        overwrite: bool = False, progress: bool = True, **options) -> list[Outcome]:
+def analyze_checkpoints(checkpoints, out_dir, *, options: AnalyzeOptions | None = None,
+                        workers: int = 1, scheduler: str | None = None, overwrite: bool = False,
+                        progress: Callable[[str], None] | bool | None = None,
+                        **values) -> list[Outcome]:
     """Analyse many checkpoints into one results file each, in parallel, resumably.
 
     Parameters
@@ -155,18 +169,20 @@ def analyze_checkpoints(checkpoints, out_dir, *, workers: int = 1, scheduler: st
         Results go to `output_paths` below it: each checkpoint's path below the arguments'
         common folder (``runs/`` for ``"runs/**/*.ckpt"``), with ``.nc`` for ``.ckpt``. The
         names depend only on the arguments, so re-running the same command finds its files.
+    options : AnalyzeOptions, optional
+        What to compute; or give the options of `dynalysis.analyze_checkpoint` as keywords
+        (``analyses``, ``steps``, ``seed``, ...). Validated once before any task starts.
     workers : int, default 1
         N >= 1: a local Dask cluster of N worker processes with one thread each (torch too).
         0: one after another in this process, without Dask. Ignored when ``scheduler`` is given.
     scheduler : str, optional
-        Address of a running Dask scheduler (``tcp://host:8786``).
+        Address of a running Dask scheduler (``tcp://host:8786``); an unreachable one is an
+        error before any work.
     overwrite : bool, default False
-        Recompute and replace existing results files.
-    progress : bool, default True
-        Print one line per finished checkpoint (``[k/n] status checkpoint``).
-    **options
-        Options of `dynalysis.analyze_checkpoint` (``analyses``, ``steps``, ``seed``, ...),
-        validated once before any task starts.
+        Recompute and replace existing files at the targets, whatever they hold.
+    progress : callable, optional
+        Called with one line per finished checkpoint (``"[k/n] done checkpoint (3.1 s)"``) and
+        its warnings. Nothing is printed otherwise (``True``: print the lines).
 
     Returns
     -------
@@ -179,22 +195,22 @@ def analyze_checkpoints(checkpoints, out_dir, *, workers: int = 1, scheduler: st
     notes), so an interrupted sweep resumes where it stopped when run again. Results do not
     depend on ``workers``: the same checkpoint, options and seed give the same numbers.
     """
-    from .analyze import check_analyze_options
     from ..io.checkpoint import find_checkpoints
     from ..io.paths import common_folder
 
-    check_analyze_options(**options)
+    options = AnalyzeOptions.make(options, values)
+    if progress is True:
+        progress = print
     if scheduler is None:
         check_positive_int("workers", workers, minimum=0)
-    elif not isinstance(scheduler, str) or not scheduler:
-        raise OptionError(f"invalid scheduler={scheduler!r}; allowed values: a Dask scheduler "
-                          "address such as 'tcp://host:8786'")
+    else:
+        check_scheduler(scheduler)
     files = find_checkpoints(checkpoints)
     if not files:
         raise OptionError("no checkpoints given")
     outs = output_paths(files, out_dir, root=common_folder(checkpoints))
     tasks = [(str(Path(os.path.abspath(c))), str(Path(os.path.abspath(outs[c])))) for c in files]
-    report = _Report(len(tasks), progress)
+    report = _Report(len(tasks), progress or None)
     if scheduler is None and workers == 0:
         for ck, out in tasks:
             report.add(_run_one(ck, out, options, overwrite))
@@ -205,23 +221,46 @@ def analyze_checkpoints(checkpoints, out_dir, *, workers: int = 1, scheduler: st
     return sorted(report.outcomes, key=lambda o: order[o.checkpoint])
 
 
-class _Report:
-    """Collects outcomes and prints one progress line each."""
+def check_scheduler(address, *, timeout: float = 5.0) -> None:
+    """Fail fast (`OptionError`) on a malformed or unreachable ``tcp://``/``tls://`` address,
+    rather than after Dask's 30 s connection timeout."""
+    if not isinstance(address, str) or not address:
+        raise OptionError(f"invalid scheduler={address!r}; allowed values: a Dask scheduler "
+                          "address such as 'tcp://host:8786'")
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    if parts.scheme not in ("tcp", "tls"):
+        return  # other Dask transports (inproc, ucx): Dask itself connects
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host = port = None
+    if not host or port is None:
+        raise OptionError(f"invalid scheduler={address!r}; allowed values: a Dask scheduler "
+                          "address with host and port, such as 'tcp://host:8786'")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as e:
+        raise OptionError(f"cannot reach the Dask scheduler at scheduler={address!r} "
+                          f"({e.strerror or type(e).__name__}); start one (`dask scheduler`) or "
+                          "check the address") from None
 
-    def __init__(self, total: int, verbose: bool):
-        self.total, self.verbose, self.outcomes = total, verbose, []
+
+class _Report:
+    """Collects outcomes and passes one progress line each to ``emit`` (if any)."""
+
+    def __init__(self, total: int, emit: Callable[[str], None] | None):
+        self.total, self.emit, self.outcomes = total, emit, []
 
     def add(self, outcome: Outcome) -> None:
         self.outcomes.append(outcome)
-        if not self.verbose:
+        if self.emit is None:
             return
         took = f" ({outcome.seconds:.1f} s)" if outcome.status == "done" else ""
         what, msg = outcome.checkpoint, outcome.message
         text = msg if what in msg else f"{what}: {msg}" if msg else what
-        line = f"[{len(self.outcomes)}/{self.total}] {outcome.status:7s} {text}{took}"
-        print(line, flush=True)
+        self.emit(f"[{len(self.outcomes)}/{self.total}] {outcome.status:7s} {text}{took}")
         for w in outcome.warnings:
-            print(f"    warning: {w}", flush=True)
+            self.emit(f"    warning: {w}")
 
 
 @contextlib.contextmanager
@@ -270,11 +309,11 @@ def _run_on_dask(task, arguments: list[tuple], workers, scheduler, report: _Repo
 def _submit_all(task, arguments, scheduler, where: str, report: _Report) -> None:
     from dask.distributed import Client, as_completed
 
-    client = Client(scheduler)
+    client = Client(scheduler, timeout=30)
     try:
-        if report.verbose:
+        if report.emit is not None:
             link = client.dashboard_link if importlib.util.find_spec("bokeh") else "needs bokeh"
-            print(f"analysing {len(arguments)} checkpoints on {where} (dashboard: {link})", flush=True)
+            report.emit(f"analysing {len(arguments)} checkpoints on {where} (dashboard: {link})")
         futures = {client.submit(task, *args, pure=False): args[:2] for args in arguments}
         try:
             for fut in as_completed(futures):

@@ -1,11 +1,14 @@
 """``cli.py sweep``: a grid of training runs from one config, run here or submitted as jobs.
 
 Each run gets a folder ``OUT/<key=value_...>/`` holding ``config.yaml``: the base config with
-the run's values set, resolved and checked by the Lightning CLI parser (``--print_config``),
-with ``trainer.default_root_dir`` pointing at the folder. Every run is the command
-``python -m dynalysis.cli fit --config OUT/<run>/config.yaml --ckpt_path last``, so re-running
-it resumes from its last checkpoint (a finished run returns at once); the local runner marks
-finished runs with ``OUT/<run>/done`` and skips them on the next call.
+the run's values set, resolved by the Lightning CLI parser (``--print_config``), with
+``trainer.default_root_dir`` pointing at the folder. Before anything is written (and with
+``--dry-run``), every run's config goes through what ``fit`` does before training: parsing,
+then instantiating the model, the data module and the trainer, so a value that ``fit`` would
+reject (a typo in a number, an unknown cell option) fails the plan, not the run. Every run is
+the command ``python -m lightning_modules fit --config OUT/<run>/config.yaml --ckpt_path last``,
+so re-running it resumes from its last checkpoint (a finished run returns at once); the local
+runner marks finished runs with ``OUT/<run>/done`` and skips them on the next call.
 """
 from __future__ import annotations
 
@@ -21,9 +24,12 @@ import tempfile
 import time
 from pathlib import Path
 
-from ..errors import DynalysisError, OptionError, first_line
+from dynalysis.cli import user_error
+from dynalysis.errors import DynalysisError, OptionError, first_line
 
-__all__ = ["run_sweep", "plan_runs"]
+from .console import quiet_lightning_console
+
+__all__ = ["run_sweep", "plan_runs", "check_config"]
 
 SEED_KEYS = ("seed_everything", "model.init_args.cell_options.seed", "data.init_args.shuffle_seed")
 
@@ -115,30 +121,65 @@ def plan_runs(base: dict, grid: dict[str, list], seeds: list[int], out: Path) ->
     return runs
 
 
-def _resolve(config: dict) -> str:
-    """The Lightning CLI's resolved config (``fit --print_config``), or a one-line error."""
+class _Checked(Exception):
+    """Raised by `_CheckOnlyCLI` where ``fit`` would start training."""
+
+
+def _check_only_cli():
+    from .cli import DynalysisCLI
+
+    class CheckOnlyCLI(DynalysisCLI):
+        def before_fit(self) -> None:
+            super().before_fit()
+            raise _Checked
+
+    return CheckOnlyCLI
+
+
+def _last_line(text: str, default: str) -> str:
+    lines = [ln for ln in text.splitlines() if ln.strip()]
+    return lines[-1] if lines else default
+
+
+def check_config(config: dict) -> str:
+    """The Lightning CLI's resolved ``config`` (``fit --print_config``), after checking that ``fit``
+    accepts it: parsed, and the model, data module and trainer instantiated (nothing trains,
+    nothing is written). Raises `OptionError` with one line saying what ``fit`` rejects."""
     import yaml
 
-    from . import training_cli
+    from .cli import cli_main
 
-    cli = training_cli()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "config.yaml"
         path.write_text(yaml.safe_dump(config, sort_keys=False))
         out, err = io.StringIO(), io.StringIO()
         try:
-            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-                cli.cli_main(["fit", "--config", str(path), "--print_config"])
+            with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), quiet_lightning_console():
+                cli_main(["fit", "--config", str(path), "--print_config"])
         except SystemExit as e:
             if e.code not in (0, None):
-                lines = [ln for ln in err.getvalue().splitlines() if ln.strip()]
-                raise OptionError(first_line(ValueError(lines[-1] if lines else f"exit status {e.code}"),
+                raise OptionError(first_line(ValueError(_last_line(err.getvalue(), f"exit status {e.code}")),
                                              limit=400)) from None
+        try:
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                    quiet_lightning_console():
+                cli_main(["fit", "--config", str(path), "--trainer.logger", "false"], cli_class=_check_only_cli())
+        except _Checked:
+            pass
+        except SystemExit as e:
+            raise OptionError(f"the config does not parse (exit status {e.code})") from None
+        except Exception as e:  # what `fit` would raise when building the model, data or trainer
+            cause = user_error(e)
+            if cause is not None:
+                raise OptionError(first_line(cause, limit=400)) from None
+            while e.__cause__ or e.__context__:  # jsonargparse wraps the constructor's error
+                e = e.__cause__ or e.__context__
+            raise OptionError(f"{type(e).__name__}: {first_line(e, limit=400)}") from None
     return out.getvalue()
 
 
 def _command(config: Path) -> list[str]:
-    return [sys.executable, "-m", "dynalysis.cli", "fit", "--config", str(config.resolve()),
+    return [sys.executable, "-m", "lightning_modules", "fit", "--config", str(config.resolve()),
             "--ckpt_path", "last"]
 
 
@@ -161,7 +202,7 @@ def run_sweep(config: Path, grid_specs: list[str], seeds: str | None, out: Path,
     resolved = []
     for name, cfg in runs:
         try:
-            resolved.append(_resolve(cfg))
+            resolved.append(check_config(cfg))
         except OptionError as e:
             raise OptionError(f"run {name}: invalid config ({e})") from None
     folders = [out / name for name, _ in runs]
