@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from dynalysis.errors import DynalysisError
+from dynalysis.errors import DynalysisError, NumericalReliabilityWarning
 
 from .console import quiet_lightning_console
 
@@ -43,6 +44,8 @@ def summary_numbers(results: Path, test_metrics: dict) -> dict:
         if "converged" in lyap:
             out["largest_lyapunov_exponent_converged"] = bool(int(lyap.converged[0]))
         out["kaplan_yorke_dimension"] = float(lyap.kaplan_yorke_dimension)
+        if "kaplan_yorke_ci_low" in lyap and "kaplan_yorke_ci_high" in lyap:
+            out["kaplan_yorke_ci"] = [float(lyap.kaplan_yorke_ci_low), float(lyap.kaplan_yorke_ci_high)]
         if "all_converged" in lyap:
             out["all_exponents_converged"] = bool(int(lyap.all_converged))
     if "nonnormality" in groups:
@@ -90,14 +93,18 @@ def summary_lines(numbers: dict) -> list[str]:
             if numbers.get("largest_lyapunov_exponent_converged") is False:
                 text += " (not converged)"
         elif key == "kaplan_yorke_dimension":
-            text = _g(value) + (" (from exponents not all converged)"
-                                if numbers.get("all_exponents_converged") is False else "")
+            text = _g(value)
+            if "kaplan_yorke_ci" in numbers:  # the dimension is nondecreasing in every exponent
+                lo, hi = numbers["kaplan_yorke_ci"]
+                text += f" (from the exponents' CIs: {_g(lo)} to {_g(hi)})"
+            if numbers.get("all_exponents_converged") is False:
+                text += " (exponents not all converged)"
         elif key == "henrici_index":
             text = _g(value) + (" (not reliable in float64)" if numbers.get("henrici_reliable") is False else "")
         elif key == "memory_time_steps":
             text = (f"≥ {numbers['memory_max_lag']} steps (the kernel has not decayed within max_lag)"
                     if numbers.get("memory_time_censored") else f"{_g(value)} steps")
-        elif key in ("largest_lyapunov_exponent_ci", "largest_lyapunov_exponent_converged",
+        elif key in ("largest_lyapunov_exponent_ci", "largest_lyapunov_exponent_converged", "kaplan_yorke_ci",
                      "all_exponents_converged", "henrici_reliable", "memory_time_censored", "memory_max_lag"):
             continue  # printed with the number they qualify
         else:
@@ -146,8 +153,10 @@ def run_demo(out: Path, config: Path, *, max_epochs: int | None = None, steps: i
         test = cli.trainer.test(cli.model, datamodule=cli.datamodule, verbose=False)[0]
     run_dir = ckpt.parent.parent
     echo(f"[2/4] analysing {ckpt}")
-    results = analyze_checkpoint(ckpt, run_dir / "results.nc", steps=steps or DEMO_STEPS,
-                                 reortho_every="auto", progress=lambda line: echo(f"      {line}"))
+    with warnings.catch_warnings():  # the summary states each number's reliability itself
+        warnings.simplefilter("ignore", NumericalReliabilityWarning)
+        results = analyze_checkpoint(ckpt, run_dir / "results.nc", steps=steps or DEMO_STEPS,
+                                     reortho_every="auto", progress=lambda line: echo(f"      {line}"))
     echo(f"[3/4] plotting into {run_dir / 'figures'}")
     figures = plot_results(results, run_dir / "figures")
     numbers = summary_numbers(results, test)

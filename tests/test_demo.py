@@ -29,6 +29,8 @@ def _results(tmp_path, *, reliability: bool) -> Path:
         lyap["exponent_ci_high"] = ("exponent_index", [6.0e-4, -2.0e-4])
         lyap["converged"] = ("exponent_index", np.array([0, 1], dtype=np.int8))
         lyap["all_converged"] = ((), np.int8(0))
+        lyap["kaplan_yorke_ci_low"] = ((), 1.0)
+        lyap["kaplan_yorke_ci_high"] = ((), 2.0)
         mem["memory_time_censored"] = ((), np.int8(1))
     return dynalysis.save_results({"lyapunov": lyap, "nonnormality": nn, "memory": mem}, tmp_path / "r.nc")
 
@@ -37,7 +39,7 @@ def test_summary_prints_each_headline_number_with_its_reliability(tmp_path):
     numbers = summary_numbers(_results(tmp_path, reliability=True), {"test_acc": 0.86})
     lines = {ln.split()[0]: ln.split(None, 1)[1] for ln in summary_lines(numbers)}
     assert lines["largest_lyapunov_exponent_per_step"] == "0.00041 (CI 0.0002 to 0.0006) (not converged)"
-    assert lines["kaplan_yorke_dimension"] == "2 (from exponents not all converged)"
+    assert lines["kaplan_yorke_dimension"] == "2 (from the exponents' CIs: 1 to 2) (exponents not all converged)"
     assert lines["memory_time_steps"] == "≥ 50 steps (the kernel has not decayed within max_lag)"
     assert lines["henrici_index"] == "6.53" and lines["test_accuracy"] == "0.86"
     assert numbers["largest_lyapunov_exponent_ci"] == [2e-4, 6e-4] and numbers["memory_time_censored"] is True

@@ -134,3 +134,30 @@ def test_block_sums_keep_a_fixed_number_of_blocks_and_every_step():
     assert MAX_BLOCKS // 2 <= len(n) <= MAX_BLOCKS and (n > 0).all()
     np.testing.assert_allclose(sums.sum(0), total, atol=1e-9)
     assert n.sum() == steps
+
+
+def test_an_exponent_near_zero_converges_on_the_absolute_tolerance():
+    """The multiplier map with mean log-multiplier 0: λ = 0, so no relative criterion can be met,
+    but a run resolving λ to ±ci_atol is converged (and not with ci_atol=0)."""
+    x = 0.05 * torch.randn(4, 20000, 1, generator=_gen(3), dtype=F64)
+    x = x - x.mean(1, keepdim=True)  # exponent exactly 0 over the run
+    kw = dict(transient=0, initial_state=torch.tensor([0.3], dtype=F64))
+    ds = dynalysis.lyapunov_spectrum(multiplier_map(), x, **kw)
+    half = (float(ds.exponent_ci_high[0]) - float(ds.exponent_ci_low[0])) / 2
+    assert abs(float(ds.exponent[0])) < 1e-12 and 0 < half < 1e-3
+    assert int(ds.converged[0]) == 1
+    with pytest.warns(NumericalReliabilityWarning, match="has not converged"):
+        strict = dynalysis.lyapunov_spectrum(multiplier_map(), x, ci_atol=0.0, **kw)
+    assert int(strict.converged[0]) == 0
+    with pytest.raises(dynalysis.OptionError, match="ci_atol"):
+        dynalysis.lyapunov_spectrum(multiplier_map(), x, ci_atol=-1.0, **kw)
+
+
+def test_kaplan_yorke_range_brackets_the_estimate():
+    """D_KY is nondecreasing in every exponent, so the dimensions of the intervals' ends
+    bracket it; for Henon the bracket is narrow around 1.26."""
+    henon = dynalysis.testing.henon()
+    ds = dynalysis.lyapunov_spectrum(henon, dynalysis.zero_inputs(henon, 8, 5000),
+                                     initial_state=torch.tensor([0.1, 0.1]))
+    lo, d, hi = float(ds.kaplan_yorke_ci_low), float(ds.kaplan_yorke_dimension), float(ds.kaplan_yorke_ci_high)
+    assert lo <= d <= hi and hi - lo < 0.02 and abs(d - 1.258) < 0.01

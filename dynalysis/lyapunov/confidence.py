@@ -10,7 +10,7 @@ buffer is full, so memory does not grow with the number of steps). From them:
   differences between them); each gives the central ``confidence`` quantile range of
   `N_BOOTSTRAP` resamples (percentile interval) and each exponent gets the wider one;
 * ``converged``: the interval's half-width is at most ``ci_tol · max(|λ_i|, max_j |λ_j|/10)``
-  *and* the convergence trace drifts less than that half-width over the last `TAIL` (20 %) of
+  or an absolute ``ci_atol`` (an exponent known to ±ci_atol nats per step), *and* the convergence trace drifts less than that half-width over the last `TAIL` (20 %) of
   the averaged steps. The first condition asks for a statistically resolved value (relative to
   the exponent, or to a tenth of the spectrum's largest magnitude for exponents near 0); the
   second catches what the blocks cannot see: a running estimate that is still moving, as it
@@ -118,9 +118,9 @@ def trace_drift(trace: np.ndarray, trace_steps: np.ndarray, n_avg: int) -> np.nd
 
 
 def converged(exponent: np.ndarray, low: np.ndarray, high: np.ndarray, drift: np.ndarray, *,
-              ci_tol: float) -> np.ndarray:
-    """Boolean ``(k,)``: half-width ``≤ ci_tol · max(|λ_i|, SCALE_FRACTION · max_j |λ_j|)`` and
-    ``drift ≤`` half-width (each up to round-off). False where anything is NaN.
+              ci_tol: float, ci_atol: float = 0.0) -> np.ndarray:
+    """Boolean ``(k,)``: half-width ``≤ max(ci_tol · max(|λ_i|, SCALE_FRACTION · max_j |λ_j|),
+    ci_atol)`` and ``drift ≤`` half-width (each up to round-off). False where anything is NaN.
 
     >>> converged(np.array([0.5, -1.0]), np.array([0.49, -1.2]), np.array([0.51, -0.8]),
     ...           np.array([0.001, 0.001]), ci_tol=0.05).tolist()
@@ -131,5 +131,6 @@ def converged(exponent: np.ndarray, low: np.ndarray, high: np.ndarray, drift: np
     scale = SCALE_FRACTION * np.nanmax(lam) if np.isfinite(lam).any() else np.nan
     rounding = 64 * np.finfo(float).eps * np.maximum(lam, 1.0)
     with np.errstate(invalid="ignore"):
-        ok = (half <= ci_tol * np.maximum(lam, scale) + rounding) & (drift <= half + rounding)
+        allowed = np.maximum(ci_tol * np.maximum(lam, scale), ci_atol)
+        ok = (half <= allowed + rounding) & (drift <= half + rounding)
     return ok & np.isfinite(half) & np.isfinite(exponent)

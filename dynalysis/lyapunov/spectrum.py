@@ -37,7 +37,7 @@ from .._core.inputs import as_initial_state, as_inputs
 from .._core.options import (check_fraction, check_option, check_positive_float, check_positive_int,
                              check_reortho_every, resolve_dtype)
 from .._core.result import Schema, Var, build_result
-from ..errors import NumericalReliabilityWarning
+from ..errors import NumericalReliabilityWarning, OptionError
 from .confidence import bootstrap_interval, converged, trace_drift
 from .qr import Frame, LogRAccumulator, run_jacobian, run_tangent
 
@@ -81,7 +81,7 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
                       transient: int = 100, reortho_every: int | str = 1, initial_state=None,
                       seed: int = 0, dtype=torch.float64, device=None, trace_points: int = 200,
                       progress: bool = False, method: str = "auto", confidence: float = 0.95,
-                      ci_tol: float = 0.05) -> xr.Dataset:
+                      ci_tol: float = 0.05, ci_atol: float = 1e-3) -> xr.Dataset:
     """Lyapunov spectrum of a step map driven by ``inputs`` (QR / Benettin method).
 
     Parameters
@@ -132,6 +132,11 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
         the largest magnitude in the computed spectrum for exponents near 0) and the
         convergence trace moves by less than that half-width over the last 20 % of the
         averaged steps.
+    ci_atol : float, default 1e-3
+        Absolute resolution (nats per step of the map) that also counts as converged: an
+        exponent known to ``± ci_atol`` is converged even when the whole spectrum approaches
+        0 (a near-isometric network, whose relative criterion is never met). Set 0 to require
+        the relative criterion alone.
 
     Returns
     -------
@@ -197,6 +202,8 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
     check_option("method", method, LYAPUNOV_METHODS)
     confidence = check_fraction("confidence", confidence)
     ci_tol = check_positive_float("ci_tol", ci_tol)
+    if isinstance(ci_atol, bool) or not isinstance(ci_atol, (int, float)) or not np.isfinite(ci_atol) or ci_atol < 0:
+        raise OptionError(f"ci_atol must be a number >= 0, got {ci_atol!r}")
     if method == "auto":
         method = "jacobian" if S <= _JACOBIAN_MAX_STATE else "tangent"
     x = as_inputs(system, inputs, dtype=dtype, device=device, min_steps=transient + 1,
@@ -228,7 +235,7 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
     options = dict(n_exponents=k, transient=transient, reortho_every=reortho_every,
                    seed=int(seed), dtype=dtype, steps=T, trajectories=B, method=method,
                    initial_state="given" if initial_state is not None else "system",
-                   confidence=confidence, ci_tol=ci_tol)
+                   confidence=confidence, ci_tol=ci_tol, ci_atol=float(ci_atol))
     return _to_dataset(system, acc, h, options)
 
 
@@ -242,13 +249,16 @@ SCHEMA = Schema("lyapunov", description="Lyapunov spectrum (QR method) along the
                            "(bootstrap over trajectories and time blocks)", "1/step", time="rate"),
     "exponent_ci_high": Var(("exponent_index",), "upper end of the confidence interval of the exponent "
                             "(bootstrap over trajectories and time blocks)", "1/step", time="rate"),
-    "converged": Var(("exponent_index",), "exponent converged (interval half-width within ci_tol and no "
-                     "drift over the last 20 % of the run)", flags=("not_converged", "converged")),
+    "converged": Var(("exponent_index",), "exponent converged (interval half-width within ci_tol "
+                     "relative or ci_atol absolute, and no drift over the last 20 % of the run)", flags=("not_converged", "converged")),
     "all_converged": Var((), "every computed exponent converged", flags=("not_converged", "converged")),
     "convergence": Var(("step", "exponent_index"), "running estimate of the exponent (unsorted, by frame column)",
                        "1/step", time="rate"),
     "diverged": Var(("trajectory",), "trajectory diverged (NaN/inf state or exponent)", flags=DIVERGED_FLAGS),
     "kaplan_yorke_dimension": Var((), "Kaplan-Yorke (Lyapunov) dimension"),
+    "kaplan_yorke_ci_low": Var((), "Kaplan-Yorke dimension of the lower ends of the exponents' intervals "
+                               "(it is nondecreasing in every exponent)"),
+    "kaplan_yorke_ci_high": Var((), "Kaplan-Yorke dimension of the upper ends of the exponents' intervals"),
     "entropy_rate": Var((), "sum of positive exponents (Kolmogorov-Sinai entropy bound)", "1/step", time="rate"),
     "exponent_sum": Var((), "sum of the computed exponents (phase-space contraction rate)", "1/step", time="rate"),
     "max_log_condition": Var((), "largest ln(max|R_ii|/min|R_ii|) of one QR block; the relative round-off of "
@@ -283,10 +293,12 @@ def _to_dataset(system, acc: LogRAccumulator, h, options: dict):
     block_sums = np.take_along_axis(block_sums, order[None], axis=2)[:, ok]
     low, high = bootstrap_interval(block_sums, block_steps, confidence=options["confidence"], seed=options["seed"])
     drift = trace_drift(sorted_trace, np.asarray(acc.trace_steps), acc.n_avg) if ok.any() else np.full(k, np.nan)
-    conv = converged(mean, low, high, drift, ci_tol=options["ci_tol"])
+    conv = converged(mean, low, high, drift, ci_tol=options["ci_tol"], ci_atol=options["ci_atol"])
+    dt, unit = getattr(system, "time_step", None) or 1.0, getattr(system, "time_unit", "step") or "step"
     if ok.any() and not conv[0]:
         warnings.warn(f"lyapunov_spectrum: the leading exponent has not converged after {acc.n_avg} steps: "
-                      f"{mean[0]:.4g} per step, {options['confidence']:.0%} interval [{low[0]:.4g}, {high[0]:.4g}], "
+                      f"{mean[0] / dt:.4g} per {unit}, {options['confidence']:.0%} interval "
+                      f"[{low[0] / dt:.4g}, {high[0] / dt:.4g}], "
                       f"drift {drift[0]:.2g} over the last 20 % of the run; run more steps (see 'converged')",
                       NumericalReliabilityWarning, stacklevel=4)
     pos = mean[mean > 0].sum() if np.all(np.isfinite(mean)) else np.nan
@@ -295,10 +307,12 @@ def _to_dataset(system, acc: LogRAccumulator, h, options: dict):
         "exponent_ci_low": low, "exponent_ci_high": high, "converged": conv, "all_converged": bool(conv.all()),
         "convergence": trace, "diverged": diverged,
         "kaplan_yorke_dimension": kaplan_yorke_dimension(mean, state_size=system.state_size),
+        "kaplan_yorke_ci_low": kaplan_yorke_dimension(low, state_size=system.state_size),
+        "kaplan_yorke_ci_high": kaplan_yorke_dimension(high, state_size=system.state_size),
         "entropy_rate": float(pos), "exponent_sum": float(mean.sum()),
         "max_log_condition": float(acc.max_log_condition),
         "mean_reortho_interval": acc.n_avg / max(1, acc.n_qr),
     }
     coords = {"exponent_index": np.arange(k), "trajectory": np.arange(B), "step": np.asarray(acc.trace_steps)}
     return build_result(SCHEMA, data, coords, system=system, options=options,
-                        attrs={"units_note": "exponents in nats (natural log) per step"})
+                        attrs={"units_note": f"exponents in nats (natural log) per {unit}"})
