@@ -19,7 +19,7 @@ import dynalysis
 from dynalysis import ResultsFileError
 from dynalysis.cli import main
 
-from _hardening_helpers import FAST, FAST_ARGS, _one_line_error, edited_checkpoint
+from _hardening_helpers import FAST, FAST_ARGS, _one_line_error, edited_checkpoint, error_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 ENV = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1"}
@@ -31,9 +31,10 @@ def cli(*args, cwd, timeout=600) -> subprocess.CompletedProcess:
 
 
 def _one_line(res: subprocess.CompletedProcess, message: str) -> None:
-    err = res.stderr.strip()
+    lines = error_lines(res.stderr)
+    err = "\n".join(lines)
     assert res.returncode == 2, res.stdout + res.stderr
-    assert "Traceback" not in err and len(err.splitlines()) == 1 and err.startswith("error: "), err
+    assert "Traceback" not in res.stderr and len(lines) == 1 and err.startswith("error: "), res.stderr
     assert message in err, err
 
 

@@ -240,7 +240,7 @@ def test_figure_is_written_and_not_overwritten(tmp_path):
     ds = dynalysis.pseudospectra(np.array([[0.9, 1.0], [0.0, 0.8]]), epsilons=[1e-3, 1e-1], grid=21)
     (png,) = PLOTTERS["pseudospectra"](ds, tmp_path)
     assert png.name == "pseudospectra.png" and png.stat().st_size > 10_000
-    with pytest.raises(ResultsFileError, match="exists"):
+    with pytest.raises(ResultsFileError, match="already exist"):
         PLOTTERS["pseudospectra"](ds, tmp_path)
     assert PLOTTERS["pseudospectra"](ds, tmp_path, overwrite=True) == [png]
     assert PLOTTERS["pseudospectra"](ds.drop_vars("sigma_min"), tmp_path / "other") == []

@@ -197,7 +197,7 @@ def test_train_a_grid_then_analyse_it_on_two_workers(tmp_path):
 @pytest.mark.parametrize("grid, message", [
     ("model.init_args.cell_options.residual_scale=0.9,1.O", "run residual_scale=1.O: invalid config (ValueError: "
      "could not convert string to float: '1.O')"),
-    ("model.init_args.cell_options.residual_sclae=0.9", "unexpected keyword argument 'residual_sclae'"),
+    ("model.init_args.cell_options.residual_sclae=0.9", "unknown option 'residual_sclae' for cell 'wcrnn' (did you mean 'residual_scale'?)"),
 ])
 def test_dry_run_rejects_what_fit_would_reject(tmp_path, grid, message):
     """`fit` builds the model; so does --dry-run (issue 14: both typos used to pass it)."""

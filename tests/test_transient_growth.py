@@ -187,5 +187,5 @@ def test_result_contract_netcdf_round_trip_and_figure(mode, tmp_path):
         np.testing.assert_array_equal(back[name].values, ds[name].values)
     (png,) = PLOTTERS["transient_growth"](back, tmp_path)
     assert png.name == "transient_growth.png" and png.stat().st_size > 10_000
-    with pytest.raises(ResultsFileError, match="exists"):
+    with pytest.raises(ResultsFileError, match="already exist"):
         PLOTTERS["transient_growth"](back, tmp_path)

@@ -14,6 +14,8 @@ from . import jacobian as _jacobian
 from . import lyapunov as _lyapunov
 from . import memory as _memory
 from . import nonnormality as _nonnormality
+from . import pseudospectra as _pseudospectra
+from . import transient as _transient
 from ._common import check_folder, refuse_existing, save, targets
 from .fixed_points import plot_fixed_points as plot_fixed_points
 from .jacobian import plot_jacobian as plot_jacobian
@@ -24,7 +26,7 @@ from .pseudospectra import plot_pseudospectra as plot_pseudospectra
 from .transient import plot_transient_growth as plot_transient_growth
 
 __all__ = ["PLOTTERS", "plot_results", "plot_fixed_points", "plot_jacobian", "plot_lyapunov",
-           "plot_memory", "plot_nonnormality"]
+           "plot_memory", "plot_nonnormality", "plot_pseudospectra", "plot_transient_growth"]
 
 PLOTTERS = {
     "lyapunov": plot_lyapunov,
@@ -42,7 +44,8 @@ PLOTTERS = {
 # the figure lists behind the built-in plotters: names known before anything is drawn
 _FIGURES = {plot_lyapunov: _lyapunov.figures, plot_jacobian: _jacobian.figures,
             plot_fixed_points: _fixed_points.figures, plot_nonnormality: _nonnormality.figures,
-            plot_memory: _memory.figures}
+            plot_memory: _memory.figures, plot_pseudospectra: _pseudospectra.figures,
+            plot_transient_growth: _transient.figures}
 
 
 def plot_results(path, out_dir, *, overwrite: bool = False) -> list[Path]:

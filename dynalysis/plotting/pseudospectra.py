@@ -5,16 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import ResultsFileError
-from ._common import pyplot, save, title_of
-
-
-def png_path(out_dir, name: str, overwrite: bool) -> Path:
-    """``out_dir/name.png``, refusing to replace an existing file unless ``overwrite``."""
-    out = Path(out_dir) / f"{name}.png"
-    if out.exists() and not overwrite:
-        raise ResultsFileError(f"{out} exists; pass overwrite=True to replace it")
-    return out
+from ._common import Figures, pyplot, title_of, write_figures
 
 
 def plot_pseudospectra(ds, out_dir, *, overwrite: bool = False) -> list[Path]:
@@ -24,9 +15,15 @@ def plot_pseudospectra(ds, out_dir, *, overwrite: bool = False) -> list[Path]:
     The legend gives ``ρ_ε`` and ``α_ε`` per ε and the Kreiss lower bound. Returns the path
     (none for a dataset without ``sigma_min``).
     """
-    if "sigma_min" not in ds:
-        return []
-    out = png_path(out_dir, "pseudospectra", overwrite)
+    return write_figures(figures(ds), out_dir, overwrite=overwrite)
+
+
+def figures(ds) -> Figures:
+    """``{file stem: draw}`` of a pseudospectra result (see `plot_pseudospectra`)."""
+    return {"pseudospectra": lambda: _figure(ds)} if "sigma_min" in ds else {}
+
+
+def _figure(ds):
     plt = pyplot()
     from matplotlib.lines import Line2D
 
@@ -76,4 +73,4 @@ def plot_pseudospectra(ds, out_dir, *, overwrite: bool = False) -> list[Path]:
     ax.set(xlabel="Re z", ylabel="Im z")
     ax.set_title(f"ε-pseudospectra — {title_of(ds)}\n{ds.attrs.get('matrix_source', '')}", fontsize=9)
     ax.legend(handles=handles, fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.12), ncol=2, frameon=False)
-    return [save(fig, out.parent, out.stem)]
+    return fig

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import pyplot, save, title_of
-from .pseudospectra import png_path
+from ._common import Figures, pyplot, title_of, write_figures
 
 _LN10 = np.log(10.0)
 
@@ -20,10 +19,17 @@ def plot_transient_growth(ds, out_dir, *, overwrite: bool = False) -> list[Path]
     bound). Trajectory mode: ``log10 ‖J(t0+k) ⋯ J(t0+1)‖₂`` of every trajectory and their
     mean. Returns the path (none for another analysis' dataset).
     """
-    mode = ds.attrs.get("mode")
-    if mode not in ("matrix", "trajectory"):
-        return []
-    out = png_path(out_dir, "transient_growth", overwrite)
+    return write_figures(figures(ds), out_dir, overwrite=overwrite)
+
+
+def figures(ds) -> Figures:
+    """``{file stem: draw}`` of a transient-growth result (see `plot_transient_growth`)."""
+    if ds.attrs.get("mode") not in ("matrix", "trajectory"):
+        return {}
+    return {"transient_growth": lambda: _figure(ds, ds.attrs["mode"])}
+
+
+def _figure(ds, mode):
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.0, 4.4))
     k = ds.power.values
@@ -34,7 +40,7 @@ def plot_transient_growth(ds, out_dir, *, overwrite: bool = False) -> list[Path]
     ax.set_title(f"transient growth — {title_of(ds)}\n{ds.attrs.get('matrix_source', '')}", fontsize=9)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
-    return [save(fig, out.parent, out.stem)]
+    return fig
 
 
 def _matrix_panel(ax, ds, k) -> None:
