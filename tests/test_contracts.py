@@ -98,6 +98,16 @@ VERBS = {
         {"kernel": ("lag", "output", "input"), "capacity": ("lag",), "fisher_memory": ("lag",),
          "memory_time_censored": (), "capacity_diverged": ("capacity_trajectory",)},
         {"n_trajectories": 0}, "memory"),
+    "pseudospectra": Verb(
+        dynalysis.pseudospectra,
+        lambda fn, **kw: fn(tiny_system(), **{"grid": 12, "epsilons": (1e-2, 1e-1), **kw}),
+        {"sigma_min": ("imag", "real"), "pseudospectral_radius": ("epsilon",), "kreiss_lower_bound": ()},
+        {"grid": 0}, "pseudospectra", takes_inputs=False, math_args=1),
+    "transient_growth": Verb(
+        dynalysis.transient_growth,
+        lambda fn, **kw: fn(tiny_system(), **{"max_power": 12, **kw}),
+        {"power_norm": ("power",), "peak_norm": (), "kreiss_lower_bound": ()},
+        {"max_power": -1}, "transient_growth", seeded=False, takes_inputs=False, math_args=1),
 }
 
 
@@ -416,9 +426,10 @@ def test_analyze_entries_save_together_and_plot(name, tmp_path):
         assert p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and p.stat().st_size > 5000
 
 
-def test_nonnormality_entry_records_a_missing_recurrent_matrix(tmp_path):
+def test_nonnormality_entry_analyses_the_linearisation_of_a_map_without_a_matrix(tmp_path):
     gated_like = dynalysis.MapSystem(lambda h, x: torch.tanh(h + x[:, :1]), 3, 2, name="no W")
     ds = ANALYSES["nonnormality"][0](gated_like, tiny_inputs(2, 20), _opts())
-    assert int(ds.has_recurrent_matrix) == 0 and "no single recurrent" in ds.attrs["note"]
+    assert ds.attrs["matrix_source"] == "Jacobian at the initial state, zero input"
+    assert float(ds.henrici) == pytest.approx(0.0, abs=1e-12)  # J = I at h = 0: normal
     back = dynalysis.open_results(dynalysis.save_results(ds, tmp_path / "n.nc"))
-    assert PLOTTERS["nonnormality"](back, tmp_path) == []
+    assert [p.name for p in PLOTTERS["nonnormality"](back, tmp_path)] == ["nonnormality.png"]

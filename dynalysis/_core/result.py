@@ -112,6 +112,8 @@ SCHEMAS: Mapping[str, Schema] = _SchemaRegistry({
     "memory_kernel": "..memory.kernel:SCHEMA",
     "memory_capacity": "..memory.capacity:SCHEMA",
     "fisher_memory": "..memory.fisher:SCHEMA",
+    "pseudospectra": "..spectra.pseudospectra:SCHEMA",
+    "transient_growth": "..nonnormal.transient:SCHEMA",
 })
 
 

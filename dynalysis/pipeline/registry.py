@@ -48,14 +48,24 @@ def _fixed_points(system, inputs, options):
 def _nonnormality(system, inputs, options):
     from ..nonnormal.measures import nonnormality
 
-    if system.recurrent_matrix() is not None:
-        return nonnormality(system, seed=options.seed)
-    from .._core.result import Schema, Var, build_result
+    # the recurrent matrix, or (gated cells) the Jacobian at the initial state: attrs say which
+    return nonnormality(system, seed=options.seed)
 
-    schema = Schema("nonnormality", {"has_recurrent_matrix": Var((), "the model has a recurrent weight matrix")})
-    return build_result(schema, {"has_recurrent_matrix": 0}, system=system, options={"seed": options.seed},
-                        attrs={"note": f"{type(system).__name__} has no single recurrent weight matrix "
-                               "(e.g. a gated cell): non-normality measures were not computed"})
+
+def _pseudospectra(system, inputs, options):
+    from ..spectra.pseudospectra import pseudospectra
+
+    at = "recurrent" if system.has_recurrent_matrix else "initial_state"
+    return pseudospectra(system, at=at, seed=options.seed)
+
+
+def _transient_growth(system, inputs, options):
+    from ..nonnormal.transient import transient_growth
+
+    if system.has_recurrent_matrix:  # ||W^k|| of the linearisation, with the Kreiss bounds
+        return transient_growth(system, max_power=options.max_lag, seed=options.seed)
+    return transient_growth(system, max_power=options.max_lag, inputs=inputs, transient=options.transient,
+                            seed=options.seed)  # ln||J_k...J_1|| along the trajectories
 
 
 def _memory(system, inputs, options):
@@ -71,7 +81,14 @@ ANALYSES: dict[str, Analysis] = {
     "fixed_points": Analysis(_fixed_points, "fixed and slow points at constant input, with Jacobian "
                              "eigenvalues and stability"),
     "nonnormality": Analysis(_nonnormality, "Henrici departure from normality, transient growth and "
-                             "the chain-motif profile of the recurrent matrix"),
+                             "the chain-motif profile of the recurrent matrix (of the linearisation at "
+                             "the initial state for gated cells)"),
     "memory": Analysis(_memory, "memory kernel dy_T/dx_{T-j}, linear memory capacity and the Fisher "
                        "memory curve of the linearisation"),
+    "pseudospectra": Analysis(_pseudospectra, "epsilon-pseudospectra of the recurrent matrix (the Jacobian at "
+                              "the initial state for gated cells): sigma_min grid, pseudospectral radius and "
+                              "abscissa, Kreiss lower bound"),
+    "transient_growth": Analysis(_transient_growth, "||W^k||_2 of the recurrent matrix up to --max-lag powers "
+                                 "with its peak and the Kreiss bounds; ln||J_k...J_1||_2 along the driven "
+                                 "trajectories for cells without one"),
 }
