@@ -13,9 +13,10 @@ import torch
 
 from .confidence import BlockSums
 
-__all__ = ["auto_log_condition", "LogRAccumulator", "Frame", "run_tangent", "run_jacobian"]
+__all__ = ["auto_log_condition", "LogRAccumulator", "Frame", "run_tangent", "run_jacobian", "jacobian_chunk"]
 
-_CHUNK_ELEMENTS = 2**21  # Jacobian chunk of at most 16 MiB in float64
+_CHUNK_ELEMENTS = 2**18  # Jacobian chunk of at most 2 MiB in float64 (cache-sized: 16 MiB chunks
+#                         ran up to 2x slower per step, memory-bound, benchmarks/_method_bench.py)
 _MAX_CHUNK = 1024  # steps per chunk
 _FLUSH = 64  # QR steps between folds of the diag-R buffer into the running sums
 _GEQRF_MIN_STATE = 32  # from here geqrf + householder_product beats linalg.qr (5-12 % at 256)
@@ -143,11 +144,16 @@ def run_tangent(sys_, h, x, frame: Frame, bar):
     return h
 
 
+def jacobian_chunk(B: int, S: int, T: int) -> int:
+    """Steps whose Jacobians `run_jacobian` evaluates in one call."""
+    return max(1, min(T, _MAX_CHUNK, _CHUNK_ELEMENTS // (B * S * S)))
+
+
 def run_jacobian(sys_, h, x, frame: Frame, bar):
     """States of a chunk by ``system.step``, their Jacobians in one call, then ``Z = J_t Q``."""
     B, T, d = x.shape
     S = sys_.state_size
-    chunk = max(1, min(T, _MAX_CHUNK, _CHUNK_ELEMENTS // (B * S * S)))
+    chunk = jacobian_chunk(B, S, T)
     before = torch.empty(chunk, B, S, dtype=h.dtype, device=h.device)  # h_{t-1} of each step
     for start in range(0, T, chunk):
         xs = x[:, start:start + chunk].transpose(0, 1)  # (c, B, d)
