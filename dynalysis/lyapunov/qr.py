@@ -21,6 +21,7 @@ _MAX_CHUNK = 1024  # steps per chunk
 _FLUSH = 64  # QR steps between folds of the diag-R buffer into the running sums
 _GEQRF_MIN_STATE = 32  # from here geqrf + householder_product beats linalg.qr (5-12 % at 256)
 _AUTO_MAX_EVERY = 16  # longest block of the "auto" schedule (the J·Q products dominate beyond)
+_AUTO_MAX_EPS = 1e-15  # "auto" skips QRs only at float64 precision (or finer)
 
 
 def auto_log_condition(dtype) -> float:
@@ -98,6 +99,12 @@ class Frame:
         # "auto": aim at half the allowed ln κ per block, so a block whose local expansion
         # rates are twice those of the previous one still stays within it
         self.aim = 0.5 * auto_log_condition(Q.dtype)
+        # the largest per-step share of the budget seen so far: blocks are sized for the worst
+        # stretch met, not the last one (Hénon's intermittent folds reached ln κ = 26 otherwise)
+        self.worst = 0.0
+        # float32 and below: every step (skipping QRs there lost the negative tail of a
+        # non-normal chain at block conditions the spread of diag R cannot see)
+        self.skips = torch.finfo(Q.dtype).eps <= _AUTO_MAX_EPS
         self.overflow = 0.25 * math.log(torch.finfo(Q.dtype).max)  # |ln| growth of a block
 
     def update(self, t: int, Z) -> None:
@@ -130,7 +137,11 @@ class Frame:
         if rate.numel() == 0:  # every trajectory diverged: nothing to learn from
             self.every = 1
             return
-        r = float(rate.max()) / block  # fraction of the budget one step uses
+        self.worst = max(self.worst, float(rate.max()) / block)  # budget share of one step
+        r = self.worst
+        if not self.skips:
+            self.every = 1
+            return
         self.every = _AUTO_MAX_EVERY if r * _AUTO_MAX_EVERY <= 1.0 else max(1, int(1.0 / r))
 
 
