@@ -270,3 +270,26 @@ def test_reortho_every_rejects_other_values(value):
     with pytest.raises(OptionError, match="reortho_every"):
         dynalysis.lyapunov_spectrum(system, dynalysis.zero_inputs(system, 1, 20), transient=2,
                                     reortho_every=value)
+
+
+def test_forward_mode_through_a_kernel_without_a_forward_derivative_falls_back_and_says_so():
+    """cuDNN's RNN kernels raise "Trying to use forward AD with _cudnn_rnn that does not support
+    it"; the J·Q then comes from the unfused kernels (cuDNN off), with a warning. Simulated
+    here by a step that fails that way while cuDNN is enabled (runs on any device)."""
+    from dynalysis.system._base import _jvp_columns
+
+    W = torch.randn(70, 70, generator=torch.Generator().manual_seed(0), dtype=F64) / 9
+
+    def step(h, x):
+        if torch.backends.cudnn.enabled:
+            raise RuntimeError("Trying to use forward AD with _cudnn_rnn that does not support it "
+                               "because it has not been implemented yet.")
+        return torch.tanh(h @ W.T)
+
+    h = torch.randn(2, 70, dtype=F64)
+    Q = torch.randn(2, 70, 3, dtype=F64)
+    with pytest.warns(RuntimeWarning, match="cuDNN"):
+        nxt, JQ = _jvp_columns(step, h, torch.zeros(2, 0, dtype=F64), Q)
+    J = (1 - torch.tanh(h @ W.T) ** 2)[:, :, None] * W
+    torch.testing.assert_close(JQ, J @ Q)
+    assert torch.backends.cudnn.enabled  # switched off only for the call
