@@ -1,6 +1,7 @@
 """Subprocess probe: peak resident memory added by one analysis call (``python -m``).
 
-Usage: ``python -m benchmarks._memory_probe VERB STEPS [N]``; prints JSON
+Usage: ``python -m benchmarks._memory_probe VERB STEPS[,STEPS...] [N]``; prints one JSON line
+per length
 ``{"verb", "steps", "added_mib", "baseline_mib", "reset"}``.
 
 Run it in a *fresh* process per measurement. The peak is read from ``VmHWM`` in
@@ -64,8 +65,13 @@ def call(verb: str, system, x):
 
 
 def main(argv: list[str]) -> None:
-    verb, steps = argv[0], int(argv[1])
+    verb, all_steps = argv[0], [int(s) for s in argv[1].split(",")]
     N = int(argv[2]) if len(argv) > 2 else 64
+    for steps in all_steps:  # several lengths: one line each, the peak reset before each call
+        measure(verb, steps, N)
+
+
+def measure(verb: str, steps: int, N: int) -> None:
     from dynalysis import ModuleSystem
     from dynalysis.models import build_model
 
