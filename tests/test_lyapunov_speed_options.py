@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -293,3 +294,37 @@ def test_forward_mode_through_a_kernel_without_a_forward_derivative_falls_back_a
     J = (1 - torch.tanh(h @ W.T) ** 2)[:, :, None] * W
     torch.testing.assert_close(JQ, J @ Q)
     assert torch.backends.cudnn.enabled  # switched off only for the call
+
+
+# --- method="auto": the cost model ------------------------------------------------------------
+def _esn(N, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    W = torch.randn(N, N, generator=g, dtype=F64) * (0.9 / math.sqrt(N))
+    return MapSystem(lambda h, x, p: torch.tanh(h @ p["W"].T + x), N, 1, parameters={"W": W}, name=f"esn{N}")
+
+
+@pytest.mark.parametrize("make, B, expected", [
+    (henon, 4, "jacobian"),                       # autodiff, S <= 64: J by reverse mode either way
+    (lambda: _esn(100), 1, "jacobian"),           # the 100-unit ESN: J is cheap for one trajectory
+    (lambda: _esn(512), 4, "tangent"),            # forming J (S columns) costs more than the saved call
+    (lambda: wcrnn(N=128), 4, "tangent"),         # analytic J·Q: one product per step
+], ids=["henon", "esn100", "esn512", "wcrnn128"])
+def test_auto_method_is_a_deterministic_cost_model_and_recorded(make, B, expected):
+    from dynalysis.lyapunov.method import choose_method
+
+    system = make()
+    k = system.state_size
+    first = choose_method(system.to(dtype=F64), batch=B, n_exponents=k, steps=50, dtype=F64, device="cpu")
+    again = choose_method(system.to(dtype=F64), batch=B, n_exponents=k, steps=50, dtype=F64, device="cpu")
+    assert first == again and first[0] == expected  # counted, not timed: the same every time
+    x = drive(B, 12) if system.input_size else dynalysis.zero_inputs(system, B, 12)
+    h0 = torch.full((B, system.state_size), 0.1, dtype=F64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a 12-step run has not converged, and says so
+        ds = dynalysis.lyapunov_spectrum(system, x, transient=2, initial_state=h0)
+        other = dynalysis.lyapunov_spectrum(system, x, transient=2, initial_state=h0,
+                                            method="tangent" if expected == "jacobian" else "jacobian")
+    assert ds.attrs["lyapunov_method"] == expected and json.loads(ds.attrs["options"])["method"] == expected
+    assert ds.attrs["lyapunov_method_reason"]
+    np.testing.assert_allclose(ds.exponent.values, other.exponent.values, atol=1e-11)
+
