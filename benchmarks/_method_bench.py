@@ -91,15 +91,18 @@ def cases(quick: bool) -> list[tuple[str, callable]]:
 
 
 def windows(S: int, quick: bool) -> tuple[int, int]:
-    """Windows of steps whose difference gives the time per step. Small states: 67 and 131
-    steps, both with 33 time blocks for the confidence interval (whose bootstrap then costs
-    the same in both and cancels); big states: short windows (a full-spectrum step at
+    """Windows of steps whose difference gives the time per step. Small states: 67 and 387 or
+    1091 steps (enough steps that a step of 0.05 ms stands out of the timing noise), with 33–35
+    time blocks for the confidence interval (whose bootstrap then costs about the same in both
+    and cancels); big states: short windows (a full-spectrum step at
     S = 1024 takes ~1 s here, beside which the bootstrap is negligible)."""
     if S >= 512:
         return (3, 7) if not quick else (2, 4)
     if S >= 128:
         return (4, 16) if not quick else (3, 9)
-    return (67, 131)
+    if S >= 32:
+        return (67, 387) if not quick else (67, 131)
+    return (67, 1091) if not quick else (67, 131)
 
 
 def measure(system, *, B: int, n_exponents: int | None, quick: bool, rounds: int) -> dict:
