@@ -25,6 +25,7 @@ blocks for the confidence interval, whose bootstrap then costs the same in both)
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 import time
@@ -134,10 +135,10 @@ def sweep_points(counts, *, steps: int) -> dict:
     res = {}
     with tempfile.TemporaryDirectory() as tmp, local_cluster(2) as cluster:
         paths = make_checkpoints(Path(tmp) / "runs", max(counts), 32)
-        for n in (0,) + tuple(counts):  # 0: a warm-up of one checkpoint (worker imports), not timed
+        for n in (0,) + tuple(counts):  # 0: a warm-up of two checkpoints (both workers import), not timed
             root = Path(tmp) / "runs"
             sub = Path(tmp) / f"set{n}"
-            for p in paths[:max(n, 1)]:
+            for p in paths[:n or 2]:
                 dst = sub / p.relative_to(root)
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 dst.write_bytes(p.read_bytes())
@@ -167,8 +168,10 @@ def draw(out: dict, path: Path) -> dict:
             slopes[f"{name} vs {key}"] = s
             th = f", theory {theory[name]}" if name in theory else ""
             a.loglog(xs, ts, marker=marker, label=f"{name}: slope {s:.2f}{th}")
+        a.set_xticks(xs, [str(v) for v in xs])
+        a.minorticks_off()
         a.set_xlabel(label)
-        a.set_ylabel("time per step (ms)")
+        a.set_ylabel("CPU time per step (ms)")
         a.grid(True, which="both", alpha=0.3)
         a.legend(fontsize=8)
     a = ax[1, 0]
@@ -180,7 +183,7 @@ def draw(out: dict, path: Path) -> dict:
         slopes[f"{key}"] = s
         a.loglog(xs, ts, marker=marker, label=f"{label}: slope {s:.2f}, theory 1")
     a.set_xlabel("steps T / number of starts")
-    a.set_ylabel("wall time (s)")
+    a.set_ylabel("CPU time of the call (s)")
     a.grid(True, which="both", alpha=0.3)
     a.legend(fontsize=8)
     a = ax[1, 1]
@@ -188,12 +191,15 @@ def draw(out: dict, path: Path) -> dict:
     ts = np.array([out["checkpoints"][v] for v in xs])
     s = fit(xs, ts)
     slopes["checkpoints"] = s
-    a.loglog(xs, ts, marker="o", label=f"analyze_checkpoints, 2 Dask workers: slope {s:.2f}, theory 1")
+    a.loglog(xs, ts, marker="o", label=f"analyze_checkpoints, 2 warm Dask workers: slope {s:.2f}, theory 1")
+    a.set_xticks(xs, [str(v) for v in xs])
+    a.minorticks_off()
     a.set_xlabel("checkpoints")
     a.set_ylabel("wall time (s)")
     a.grid(True, which="both", alpha=0.3)
     a.legend(fontsize=8)
-    fig.suptitle("dynalysis scaling (float64, CPU; fitted log-log slopes beside theory)")
+    fig.suptitle("dynalysis scaling: WCRNN, float64, one CPU thread (fitted log-log slopes, "
+                 "largest three sizes, beside theory)", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     return slopes
@@ -203,10 +209,18 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default=str(ROOT / "benchmarks" / "scaling.png"))
+    p.add_argument("--json", default=None, help="also save the measurements here")
+    p.add_argument("--from-json", default=None, help="redraw from saved measurements, measure nothing")
     args = p.parse_args(argv)
     for v in environment().values():
         print(f"- {v}")
-    out = measure(args.quick)
+    if args.from_json:
+        raw = json.loads(Path(args.from_json).read_text())
+        out = {key: {int(n): v for n, v in d.items()} for key, d in raw.items()}
+    else:
+        out = measure(args.quick)
+    if args.json:
+        Path(args.json).write_text(json.dumps(out))
     slopes = draw(out, Path(args.out))
     print("\n| quantity | fitted slope | theory |\n|---|---|---|")
     theory = {"J·Q vs N": "2 (N² k)", "QR vs N": "1 (N k²)", "engine vs N": "1–2 (QR + J·Q)",
