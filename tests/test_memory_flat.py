@@ -30,5 +30,6 @@ def test_peak_memory_is_flat_in_the_number_of_steps(verb):
     short, long = (json.loads(line) for line in out.strip().splitlines()[-2:])
     assert short["reset"] and long["reset"]
     # 9 000 more steps of inputs are allocated before the reset; a per-step buffer of just one
-    # state (64 float64 × 4 trajectories) would add 18 MiB
-    assert long["added_mib"] <= short["added_mib"] + 2.0, (short, long)
+    # state (64 float64 × 4 trajectories) would add 18 MiB, and anything O(T) grows ×10. The
+    # allocator's own noise is about 2 MiB.
+    assert long["added_mib"] <= 2 * short["added_mib"] + 2.0, (short, long)
