@@ -19,7 +19,9 @@ def _analyze_parser(sub) -> None:
                        "no other file is replaced without --overwrite. --workers/--scheduler run the "
                        "checkpoints in parallel on Dask.")
     p.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT",
-                   help="a .ckpt file written by `cli.py fit`, a folder, or a quoted glob such as 'runs/**/*.ckpt'")
+                   help="a .ckpt file written by `cli.py fit`, a folder, or a quoted glob such as "
+                   "'runs/**/*.ckpt'; with --module and --inputs, a checkpoint of your own model (a "
+                   "Lightning .ckpt of your LightningModule, or a state_dict file)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--out", help="results file to write (.nc), for one checkpoint; never overwritten without --overwrite")
     out.add_argument("--out-dir", help="folder for one results file per checkpoint (named after the "

@@ -30,7 +30,7 @@ _SIZES = ("input_size", "hidden_size", "output_size")
 #: what to do with a checkpoint of a model this project did not write (on the command line the
 #: option names become --module/--rnn/--readout)
 FOREIGN_HINT = ("to analyse your own model, name its class and recurrent submodule: module=pkg.mod:Class "
-                "rnn=encoder.rnn (readout=head), see dynalysis.load_checkpoint")
+                "rnn=encoder.rnn (readout=head; analyze also needs inputs=FILE), see dynalysis.load_checkpoint")
 
 
 def _primitive(value) -> bool:
@@ -102,7 +102,7 @@ def read_checkpoint_record(checkpoint: Mapping, *, source) -> dict:
     >>> read_checkpoint_record({"state_dict": {}}, source="x.ckpt")
     Traceback (most recent call last):
     ...
-    dynalysis.errors.CheckpointError: x.ckpt is not a dynalysis checkpoint (no 'dynalysis' record); to analyse your own model, name its class and recurrent submodule: module=pkg.mod:Class rnn=encoder.rnn (readout=head), see dynalysis.load_checkpoint
+    dynalysis.errors.CheckpointError: x.ckpt is not a dynalysis checkpoint (no 'dynalysis' record); to analyse your own model, name its class and recurrent submodule: module=pkg.mod:Class rnn=encoder.rnn (readout=head; analyze also needs inputs=FILE), see dynalysis.load_checkpoint
     """
     record = checkpoint.get("dynalysis")
     if record is None:
