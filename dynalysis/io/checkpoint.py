@@ -201,8 +201,9 @@ def load_checkpoint(path: str | os.PathLike, *, module=None, rnn: str | None = N
     given = [k for k, v in {"rnn": rnn, "readout": readout, "step": step, "initial_state": initial_state,
                             "input_size": input_size}.items() if v is not None]
     if given or weights_only is not True:
-        raise OptionError(f"{', '.join(given) or 'weights_only'} apply to checkpoints of your own model; "
-                          "give module= (your model's class) too")
+        names = given or ["weights_only"]
+        raise OptionError(f"{', '.join(names)} appl{'ies' if len(names) == 1 else 'y'} to checkpoints of "
+                          "your own model; give module= (your model's class) too")
     from ..models import MODELS
 
     record, state = read_checkpoint(path)
