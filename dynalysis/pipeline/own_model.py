@@ -11,6 +11,7 @@ skipping it.
 from __future__ import annotations
 
 import dataclasses
+import os
 
 from ..errors import OptionError
 
@@ -33,7 +34,8 @@ def check_option_fields(options) -> None:
             raise OptionError(f"invalid {name}={value!r}; allowed values: a name such as "
                               f"{'encoder.rnn' if name == 'rnn' else 'head'}")
     if options.inputs is not None:
-        object.__setattr__(options, "inputs", str(check_inputs_path(options.inputs, options.inputs_variable)))
+        path = check_inputs_path(options.inputs, options.inputs_variable)
+        object.__setattr__(options, "inputs", os.path.abspath(path))  # the same file in every worker
 
 
 def check_own_model(options) -> None:
