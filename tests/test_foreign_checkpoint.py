@@ -397,3 +397,15 @@ def test_our_own_checkpoint_driven_by_the_user_s_sequences(tiny_checkpoint, tmp_
     ref = dynalysis.lyapunov_spectrum(system, torch.from_numpy(x), transient=5)
     np.testing.assert_allclose(lya.exponent.values, ref.exponent.values, rtol=0, atol=1e-12)
     assert lya.sizes["trajectory"] == 3
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_a_foreign_checkpoint_analysed_on_the_gpu_matches_the_cpu(user):
+    folder, mod, _ = user
+    gpu = dynalysis.load_checkpoint(folder / "mine.ckpt", module=mod.Seq2One, readout="head", device="cuda")
+    cpu = dynalysis.load_checkpoint(folder / "mine.ckpt", module=mod.Seq2One, readout="head")
+    x = torch.randn(2, 100, D, generator=torch.Generator().manual_seed(7))
+    a = dynalysis.lyapunov_spectrum(gpu, x.cuda(), transient=10)
+    b = dynalysis.lyapunov_spectrum(cpu, x, transient=10)
+    np.testing.assert_allclose(a.exponent.values, b.exponent.values, rtol=0, atol=1e-8)
+    assert gpu.initial_state(1).is_cuda and gpu.initial_state(1).dtype == torch.float32

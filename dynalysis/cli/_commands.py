@@ -11,7 +11,8 @@ def _analyze_parser(sub) -> None:
 
     p = sub.add_parser("analyze", help="analyse checkpoints into NetCDF files (one per checkpoint)",
                        description="Analyse trained checkpoints on trajectories driven by their own "
-                       "task data and write every requested analysis into one NetCDF file per "
+                       "task data (or by your sequences, --inputs; your own model's checkpoints with "
+                       "--module) and write every requested analysis into one NetCDF file per "
                        "checkpoint (one group per analysis; open with dynalysis.open_results or "
                        "xarray.open_datatree, many at once with dynalysis.open_sweep). With --out-dir, "
                        "files that are already complete are skipped and files of the same checkpoint "
