@@ -409,3 +409,29 @@ def test_a_foreign_checkpoint_analysed_on_the_gpu_matches_the_cpu(user):
     b = dynalysis.lyapunov_spectrum(cpu, x, transient=10)
     np.testing.assert_allclose(a.exponent.values, b.exponent.values, rtol=0, atol=1e-8)
     assert gpu.initial_state(1).is_cuda and gpu.initial_state(1).dtype == torch.float32
+
+
+class ConfigNet(nn.Module):
+    """``__init__(self, config)``: Lightning then records ``hparams_name = "config"``."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.rnn = nn.GRU(config["n_in"], config["hidden"])
+
+
+class KwargsNet(nn.Module):
+    def __init__(self, hidden=2, **rest):
+        super().__init__()
+        assert "_instantiator" not in rest and "_class_path" not in rest  # never used from a file
+        self.rnn = nn.RNN(D, hidden)
+
+
+def test_hyper_parameters_are_passed_as_lightning_does(tmp_path):
+    config = {"n_in": D, "hidden": 4}
+    torch.save({"state_dict": ConfigNet(config).state_dict(), "hyper_parameters": config,
+                "hparams_name": "config"}, tmp_path / "config.ckpt")
+    assert dynalysis.load_checkpoint(tmp_path / "config.ckpt", module=ConfigNet).state_size == 4
+    torch.save({"state_dict": KwargsNet(hidden=5).state_dict(), "hyper_parameters": {
+        "hidden": 5, "extra": 1, "_instantiator": "os.system", "_class_path": "os.system"}},
+        tmp_path / "kwargs.ckpt")
+    assert dynalysis.load_checkpoint(tmp_path / "kwargs.ckpt", module=KwargsNet).state_size == 5
