@@ -188,11 +188,13 @@ class SpectrumMonitor(pl.Callback):
     analyses : sequence of str, default ("lyapunov", "nonnormality", "memory")
         Names in `dynalysis.pipeline.registry.ANALYSES` (those of ``cli.py analyze --analyses``).
     path : str, optional
-        The results file; default ``<trainer.log_dir or default_root_dir>/spectrum.nc``. The
-        figure goes next to it with the suffix ``.png``.
+        The results file; default ``<trainer.default_root_dir>/spectrum.nc`` (the same file
+        when a run resumes into a new ``version_*`` folder). The figure goes next to it with
+        the suffix ``.png``.
     n_trajectories, steps, transient, n_exponents, max_lag, seed, dtype
         As in `dynalysis.pipeline.options.AnalyzeOptions` (inputs: `dynalysis.task_inputs` of
-        the data module's task, ``val`` split). Checked when the callback is made.
+        the data module's task, ``val`` split, ``steps`` long: by default 500 or one sequence,
+        whichever is longer). Checked when the callback is made.
     figure : bool, default True
         Draw the figure at the end of fit.
 
@@ -221,7 +223,7 @@ class SpectrumMonitor(pl.Callback):
 
     def _file(self, trainer) -> Path:
         if self.path is None:
-            self.path = Path(trainer.log_dir or trainer.default_root_dir) / "spectrum.nc"
+            self.path = Path(trainer.default_root_dir) / "spectrum.nc"
         return self.path
 
     def setup(self, trainer, pl_module, stage: str) -> None:
@@ -245,7 +247,7 @@ class SpectrumMonitor(pl.Callback):
             return  # written before an interruption: a resumed run does not duplicate it
         task = trainer.datamodule.task
         opts = self.options
-        steps = opts.steps or max(task.split("val").inputs.shape[1], opts.transient + opts.max_lag + 1)
+        steps = opts.steps or max(500, task.split("val").inputs.shape[1], opts.transient + opts.max_lag + 1)
         inputs = dynalysis.task_inputs(task, split="val", n_trajectories=opts.n_trajectories, steps=steps,
                                        seed=opts.seed)
         system = dynalysis.ModuleSystem(pl_module.net)
