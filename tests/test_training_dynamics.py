@@ -130,3 +130,39 @@ def test_the_monitor_resumes_an_interrupted_run_without_duplicating_epochs(tmp_p
     assert torch.isfinite(torch.as_tensor(lyap.exponent.values)).all()
     assert lyap.global_step.values.tolist() == sorted(lyap.global_step.values.tolist())
     assert path.with_suffix(".png").exists()
+
+
+@pytest.mark.slow
+def test_both_callbacks_under_ddp_on_two_cpu_processes(tmp_path):
+    """Flossing-only steps (pre- and inter-flossing) average their gradients over the ranks, the
+    loss term rides in DDP's own backward: the replicas end identical. The monitor writes one
+    file, from rank 0."""
+    env = {**os.environ, "PYTHONWARNINGS": "ignore", "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    run = tmp_path / "run"
+    override = tmp_path / "callbacks.yaml"
+    override.write_text("trainer:\n  callbacks:\n"
+                        "    - class_path: lightning_modules.GradientFlossing\n"
+                        "      init_args: {n_exponents: 2, window: 20, trajectories: 8, pre_epochs: 1, inter_every: 1}\n"
+                        "    - class_path: lightning_modules.SpectrumMonitor\n"
+                        "      init_args: {n_trajectories: 2, steps: 120, transient: 20, n_exponents: 3, max_lag: 10}\n"
+                        "    - class_path: test_ddp.SplitProbe\n")
+    res = subprocess.run(
+        [sys.executable, str(ROOT / "cli.py"), "fit", "--config", str(ROOT / "configs" / "flossing_delayed_recall.yaml"),
+         "--config", str(override), "--trainer.strategy", "ddp", "--trainer.devices", "2", "--trainer.accelerator", "cpu",
+         "--trainer.max_epochs", "2", "--trainer.limit_val_batches", "1", "--trainer.num_sanity_val_steps", "0",
+         "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+         "--trainer.default_root_dir", str(run),
+         "--model.init_args.hidden_size", "8", "--data.init_args.n_train", "256", "--data.init_args.n_val", "32",
+         "--data.init_args.seq_len", "40"],
+        cwd=tmp_path, capture_output=True, text=True, env=env, timeout=600)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    import json
+
+    probes = [json.loads((run / f"probe_rank{r}.json").read_text()) for r in (0, 1)]
+    assert [p["world_size"] for p in probes] == [2, 2]
+    assert probes[0]["params_start"] == probes[1]["params_start"]
+    assert probes[0]["params_end"] == probes[1]["params_end"] != probes[0]["params_start"]
+    lyap = dynalysis.open_results(run / "spectrum.nc", "lyapunov")
+    assert lyap.epoch.values.tolist() == [0, 1] and lyap.global_step.values.tolist() == [2, 4]
+    assert (run / "spectrum.png").exists()
