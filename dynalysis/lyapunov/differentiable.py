@@ -28,7 +28,7 @@ import torch
 from .._core.inputs import as_initial_state, as_inputs
 from .._core.options import check_positive_int, resolve_dtype
 from ..errors import DynalysisError, OptionError
-from ..system._base import differentiable_tangents
+from ..system import differentiable_tangents
 from .qr import initial_frame
 
 if TYPE_CHECKING:  # pragma: no cover
