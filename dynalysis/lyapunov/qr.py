@@ -13,7 +13,7 @@ import torch
 
 from .confidence import BlockSums
 
-__all__ = ["auto_log_condition", "LogRAccumulator", "Frame", "run_tangent", "run_jacobian"]
+__all__ = ["initial_frame", "auto_log_condition", "LogRAccumulator", "Frame", "run_tangent", "run_jacobian"]
 
 _CHUNK_ELEMENTS = 2**21  # Jacobian chunk of at most 16 MiB in float64
 _MAX_CHUNK = 1024  # steps per chunk
@@ -26,6 +26,14 @@ def auto_log_condition(dtype) -> float:
     """Largest ``ln κ`` the "auto" schedule lets a block reach: ``ln(u^{-1/2})`` (18.4 in
     float64, 8.3 in float32), so the round-off of the smallest ``diag R`` stays ``≤ √u``."""
     return 0.5 * math.log(1.0 / torch.finfo(dtype).eps)
+
+
+def initial_frame(B: int, S: int, k: int, *, seed: int, dtype, device=None) -> torch.Tensor:
+    """Random orthonormal frames ``(B, S, k)``, one seeded draw per column, so that column
+    ``j`` does not depend on ``k`` (the leading ``k`` columns evolve as in the full run)."""
+    g = torch.Generator().manual_seed(int(seed))
+    Q0 = torch.stack([torch.randn(B, S, generator=g, dtype=dtype) for _ in range(k)], -1)
+    return torch.linalg.qr(Q0).Q.to(device)
 
 
 class LogRAccumulator:
