@@ -75,7 +75,7 @@ def participation_ratio(v):
 
 
 def covariant_lyapunov_vectors(system: System, inputs, *, n_vectors: int | None = None, transient: int = 100,
-                               backward_transient: int | None = None, n_times: int = 100,
+                               backward_transient: int | None = None, n_times: int | None = None,
                                n_unstable: int | None = None, initial_state=None, seed: int = 0,
                                dtype=torch.float64, device=None, method: str = "auto",
                                max_memory: int = 2**28) -> xr.Dataset:
@@ -96,9 +96,10 @@ def covariant_lyapunov_vectors(system: System, inputs, *, n_vectors: int | None 
         Gram–Schmidt vectors like ``exp(−(λ_i − λ_{i+1}) t)``).
     backward_transient : int, optional
         Steps of the backward iteration before ``C_t`` is used (default: ``transient``).
-    n_times : int, default 100
+    n_times : int, optional
         Sampled times, evenly spaced over the valid window ``transient .. T −
-        backward_transient`` (at most its length + 1; equal to it: every step).
+        backward_transient`` (at most its ``T − backward_transient − transient + 1`` steps;
+        that many: every step). Default: 100, or every step of a shorter window.
     n_unstable : int, optional
         Dimension of the "unstable" subspace for ``min_subspace_angle``: the span of the
         first ``n_unstable`` CLVs against that of the others. Default: the number of
@@ -168,7 +169,8 @@ def covariant_lyapunov_vectors(system: System, inputs, *, n_vectors: int | None 
     transient = check_positive_int("transient", transient, minimum=0)
     back = transient if backward_transient is None else check_positive_int(
         "backward_transient", backward_transient, minimum=0)
-    n_times = check_positive_int("n_times", n_times)
+    if n_times is not None:
+        n_times = check_positive_int("n_times", n_times)
     if n_unstable is not None:
         n_unstable = check_positive_int("n_unstable", n_unstable, minimum=0, maximum=k)
     max_memory = check_positive_int("max_memory", max_memory, minimum=0)
@@ -179,7 +181,9 @@ def covariant_lyapunov_vectors(system: System, inputs, *, n_vectors: int | None 
                   needed_for=f"transient={transient} + backward_transient={back} + 1")
     B, T, _ = x.shape
     window = T - back - transient + 1  # times transient .. T - back
-    if n_times > window:
+    if n_times is None:
+        n_times = min(100, window)
+    elif n_times > window:
         raise OptionError(f"n_times={n_times} exceeds the {window} times of the valid window "
                           f"{transient}..{T - back}; allowed: n_times <= {window}")
     sys_ = system.to(dtype=dtype, device=device)

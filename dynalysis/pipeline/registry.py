@@ -68,6 +68,14 @@ def _transient_growth(system, inputs, options):
                             seed=options.seed)  # ln||J_k...J_1|| along the trajectories
 
 
+def _clv(system, inputs, options):
+    from ..lyapunov.covariant import covariant_lyapunov_vectors
+
+    # forward and backward transients of --transient steps; 100 times in between (or every step)
+    return covariant_lyapunov_vectors(system, inputs, n_vectors=options.n_exponents, transient=options.transient,
+                                      seed=options.seed, dtype=options.dtype)
+
+
 def _memory(system, inputs, options):
     from ..memory.combined import memory_analysis
 
@@ -91,4 +99,7 @@ ANALYSES: dict[str, Analysis] = {
     "transient_growth": Analysis(_transient_growth, "||W^k||_2 of the recurrent matrix up to --max-lag powers "
                                  "with its peak and the Kreiss bounds; ln||J_k...J_1||_2 along the driven "
                                  "trajectories for cells without one"),
+    "clv": Analysis(_clv, "covariant Lyapunov vectors (Ginelli) at 100 times between the forward and backward "
+                    "transients (--transient each): angle between unstable and stable subspaces, "
+                    "participation ratios"),
 }
