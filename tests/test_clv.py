@@ -221,4 +221,5 @@ def test_cli_analyses_clv_writes_the_group_and_plot_draws_it(tmp_path, tiny_chec
     res = subprocess.run([*run, "analyze", str(tiny_checkpoint), "--out", "s.nc", "--analyses", "clv", "--steps", "50",
                           "--transient", "30"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert "clv needs steps >= 2 * transient + 1" in res.stderr and not (tmp_path / "s.nc").exists()
+    assert res.stderr.startswith("error: clv needs --steps >= 61 (a forward and a backward transient of "
+                                 "--transient=30 steps), got --steps=50") and not (tmp_path / "s.nc").exists()
