@@ -223,3 +223,18 @@ def test_cli_analyses_clv_writes_the_group_and_plot_draws_it(tmp_path, tiny_chec
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert res.stderr.startswith("error: clv needs --steps >= 61 (a forward and a backward transient of "
                                  "--transient=30 steps), got --steps=50") and not (tmp_path / "s.nc").exists()
+
+
+def test_a_diverging_trajectory_is_flagged_and_the_others_keep_their_angles():
+    base = henon()
+    noisy = dynalysis.MapSystem(lambda h, x: base.step(h, x[:, :0]) + x, 2, 2, name="Henon + input")
+    x = 0.001 * torch.randn(3, 400, 2, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    x[1, 50:] += 40.0  # kicked off the attractor: escapes to infinity
+    with pytest.warns(dynalysis.DivergenceWarning, match="1 of 3"):
+        ds = dynalysis.covariant_lyapunov_vectors(noisy, x, transient=50, n_times=20,
+                                                  initial_state=torch.tensor([0.1, 0.1]))
+    np.testing.assert_array_equal(ds.diverged.values, [0, 1, 0])
+    assert int(ds.n_unstable) == 1
+    angle = ds.min_subspace_angle.values
+    assert np.isnan(angle[1]).all() and np.isfinite(angle[[0, 2]]).all()
+    assert np.isnan(ds.clv.values[1]).all() and np.isfinite(ds.clv.values[[0, 2]]).all()

@@ -314,8 +314,11 @@ def _to_dataset(system, acc, h, Qs, Cs, hs, log_growth, times, options, *, spill
     m = options["n_unstable"]
     if m is None:
         m = int((exponent > 0).sum()) if np.isfinite(exponent).all() else 0
-    if 0 < m < k:
-        angle = subspace_angle(Cs.permute(1, 0, 2, 3), m).cpu().numpy()
+    if 0 < m < k:  # LAPACK never sees NaN/inf: diverged trajectories get NaN below
+        C = Cs.permute(1, 0, 2, 3)
+        C = torch.where(torch.isfinite(C).all(-1).all(-1)[..., None, None], C, torch.eye(k, dtype=C.dtype,
+                                                                                      device=C.device))
+        angle = subspace_angle(C, m).cpu().numpy()
     else:
         angle = np.full((B, len(times)), np.nan)
     clv, pr, states = clv.cpu().numpy(), pr.cpu().numpy(), hs.permute(1, 0, 2).cpu().numpy()
