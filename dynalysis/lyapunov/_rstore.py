@@ -32,10 +32,10 @@ class RStore:
         self.n = 0
         self.first_step = first_step
         self.max_memory = max_memory
-        self.np_dtype = np.float64 if dtype == torch.float64 else np.float32
         self.in_memory: list[np.ndarray] = []  # the first chunks, on the host
         self.held = 0
         self.file = None  # the chunks beyond max_memory, in order
+        self.host = None  # host buffer of one chunk, for the file
         self.on_disk: list[tuple[int, int]] = []  # (byte offset, steps) of each chunk in the file
         self.spilled_bytes = 0
 
@@ -48,20 +48,25 @@ class RStore:
     def _move(self) -> None:
         if self.n == 0:
             return
-        block = self.buf[: self.n].cpu().numpy().copy()
-        if self.held + block.nbytes <= self.max_memory and self.file is None:
-            self.in_memory.append(block)
-            self.held += block.nbytes
+        nbytes = self.n * self.step_bytes
+        if self.held + nbytes <= self.max_memory and self.file is None:
+            self.in_memory.append(self.buf[: self.n].cpu().numpy().copy())
+            self.held += nbytes
         else:
             if self.file is None:
                 self.file = tempfile.TemporaryFile(prefix="dynalysis-clv-R-")
+                # one host buffer for every write and read: repeated large allocations would
+                # fragment the C heap and make the peak grow with the number of chunks
+                self.host = torch.empty(self.buf.shape, dtype=self.buf.dtype)
             self.on_disk.append((self.file.tell(), self.n))
-            self.file.write(block.tobytes())
-            self.spilled_bytes += block.nbytes
+            self.host[: self.n].copy_(self.buf[: self.n])
+            self.file.write(memoryview(self.host[: self.n].numpy()).cast("B"))
+            self.spilled_bytes += nbytes
         self.n = 0
 
     def reversed_chunks(self):
-        """``(t0, R)`` from the last chunk to the first; ``R`` on the store's device."""
+        """``(t0, R)`` from the last chunk to the first; ``R`` on the store's device, valid until
+        the next chunk is requested (chunks from the file share one buffer)."""
         self._move()
         counts = [len(b) for b in self.in_memory] + [n for _, n in self.on_disk]
         starts = self.first_step + np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(int)
@@ -69,12 +74,12 @@ class RStore:
         for i in range(len(counts) - 1, -1, -1):
             if i >= len(self.in_memory):
                 offset, n = self.on_disk[i - len(self.in_memory)]
-                block = np.empty((n, *self.shape), dtype=self.np_dtype)
                 self.file.seek(offset)
-                self.file.readinto(memoryview(block).cast("B"))
+                self.file.readinto(memoryview(self.host[:n].numpy()).cast("B"))
+                block = self.host[:n]
             else:
-                block = self.in_memory[i]
-            yield int(starts[i]), torch.from_numpy(block).to(device)
+                block = torch.from_numpy(self.in_memory[i])
+            yield int(starts[i]), block.to(device)
 
     def close(self) -> None:
         self.in_memory.clear()
