@@ -244,3 +244,14 @@ def test_a_diverging_trajectory_is_flagged_and_the_others_keep_their_angles():
     angle = ds.min_subspace_angle.values
     assert np.isnan(angle[1]).all() and np.isfinite(angle[[0, 2]]).all()
     assert np.isnan(ds.clv.values[1]).all() and np.isfinite(ds.clv.values[[0, 2]]).all()
+
+
+def test_tangent_and_batched_jacobian_paths_give_the_same_vectors():
+    sys_ = dynalysis.testing.tanh_rnn(5, gain=2.5, seed=3)
+    x = dynalysis.zero_inputs(sys_, 2, 300)
+    h0 = 0.4 * torch.ones(5)
+    a = dynalysis.covariant_lyapunov_vectors(sys_, x, n_vectors=3, n_times=7, initial_state=h0, method="tangent")
+    b = dynalysis.covariant_lyapunov_vectors(sys_, x, n_vectors=3, n_times=7, initial_state=h0, method="jacobian")
+    np.testing.assert_allclose(a.trajectory_state.values, b.trajectory_state.values, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(_abs_cos(a.clv.values, b.clv.values), 1.0, atol=1e-9)
+    np.testing.assert_allclose(a.exponent.values, b.exponent.values, atol=1e-12)
