@@ -96,8 +96,11 @@ class Frame:
     """The orthonormal frame ``Q`` and the QR schedule: every `reortho_every` steps (or the
     adaptive ``"auto"`` blocks), and always at the end of the transient and of the run."""
 
-    def __init__(self, Q, acc: LogRAccumulator, *, T: int, transient: int, reortho_every):
+    def __init__(self, Q, acc: LogRAccumulator, *, T: int, transient: int, reortho_every, on_qr=None):
         self.Q, self.acc, self.T, self.transient = Q, acc, T, transient
+        # on_qr(t, Q_t, R_t): the full triangular factor of every QR from the end of the
+        # transient on (`dynalysis.lyapunov.covariant` keeps them for Ginelli's backward pass)
+        self.on_qr = on_qr
         self.auto = reortho_every == "auto"
         self.every = 1 if self.auto else reortho_every
         self.next_qr = self.every
@@ -115,9 +118,12 @@ class Frame:
         if Z.shape[-2] >= _GEQRF_MIN_STATE:  # LAPACK geqrf + orgqr directly: no R, no triu copy
             a, tau = torch.geqrf(Z)
             self.Q, diag_r = torch.linalg.householder_product(a, tau), a.diagonal(dim1=-2, dim2=-1)
+            R = a[..., : a.shape[-1], :].triu() if self.on_qr is not None and t >= self.transient else None
         else:  # small frames: fewer calls
             self.Q, R = torch.linalg.qr(Z)
             diag_r = R.diagonal(dim1=-2, dim2=-1)
+        if self.on_qr is not None and t >= self.transient:
+            self.on_qr(t, self.Q, R)
         if t > self.transient:
             self.acc.push(diag_r, t - self.transient)
         if self.auto:

@@ -160,6 +160,10 @@ class AnalyzeOptions:
         if steps <= self.transient:
             raise OptionError(f"steps ({steps}) must exceed transient ({self.transient}); "
                               f"allowed: steps >= {self.transient + 1}")
+        if "clv" in self.analyses and steps < 2 * self.transient + 1:
+            raise OptionError(f"clv needs steps >= {2 * self.transient + 1} (a forward and a backward transient "
+                              f"of transient={self.transient} steps), got steps={steps}; allowed: steps >= "
+                              f"{2 * self.transient + 1}")
         if "memory" in self.analyses and self.max_lag >= steps:
             raise OptionError(f"max_lag ({self.max_lag}) must be below the trajectory length "
                               f"steps={steps}; allowed: max_lag <= {steps - 1}")
