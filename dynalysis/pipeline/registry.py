@@ -17,6 +17,8 @@ __all__ = ["ANALYSES", "Analysis"]
 
 
 _CLV_BYTES = 2**26  # covariant Lyapunov vectors kept per results file (64 MiB)
+_CLV_R_BYTES = 2**28  # R factors of the backward pass kept in memory (256 MiB)
+_CLV_MIN_WINDOW = 200  # steps between the transients, at least
 
 
 class Analysis(NamedTuple):
@@ -76,9 +78,14 @@ def _clv(system, inputs, options):
 
     # forward and backward transients of --transient steps; up to 100 times in between, fewer when
     # the vectors (trajectory x time x state x n_exponents, float64) would pass 64 MiB
+    # the window between the transients is cut so that its R factors (k x k per trajectory and
+    # step) stay in memory: a 20 000-step demo run would otherwise write gigabytes to disk
     S = system.state_size
     k = options.n_exponents or S
-    window = inputs.shape[1] - 2 * options.transient + 1
+    B, T = inputs.shape[0], inputs.shape[1]
+    window = min(T - 2 * options.transient, max(_CLV_MIN_WINDOW, _CLV_R_BYTES // (8 * B * k * k)))
+    inputs = inputs[:, : window + 2 * options.transient]
+    window += 1
     n_times = max(1, min(100, window, _CLV_BYTES // (8 * inputs.shape[0] * S * k)))
     return covariant_lyapunov_vectors(system, inputs, n_vectors=k, transient=options.transient, n_times=n_times,
                                       seed=options.seed, dtype=options.dtype)
@@ -108,6 +115,7 @@ ANALYSES: dict[str, Analysis] = {
                                  "with its peak and the Kreiss bounds; ln||J_k...J_1||_2 along the driven "
                                  "trajectories for cells without one"),
     "clv": Analysis(_clv, "covariant Lyapunov vectors (Ginelli) at up to 100 times (64 MiB of vectors at "
-                    "most) between the forward and backward transients (--transient each): angle between "
+                    "most) between the forward and backward transients (--transient each), over the first "
+                    "steps whose R factors fit in 256 MiB (at least 200 between the transients): angle between "
                     "unstable and stable subspaces, participation ratios"),
 }
