@@ -25,6 +25,8 @@ if TYPE_CHECKING:  # the public API (read at run time by _public_names)
     from .adapters import from_module
     from ._core.inputs import task_inputs, zero_inputs
     from .lyapunov.spectrum import kaplan_yorke_dimension, lyapunov_spectrum
+    from .lyapunov.differentiable import lyapunov_exponents
+    from .lyapunov.covariant import covariant_lyapunov_vectors
     from .spectra.jacobian import jacobian_eigenvalues
     from .spectra.pseudospectra import pseudospectra
     from .fixed_points.search import find_fixed_points

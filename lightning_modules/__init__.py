@@ -13,6 +13,7 @@ _EXPORTS = {
     "MNISTDataModule": ".data", "NeurogymDataModule": ".data", "TaskDataModule": ".data",
     "TomitaDataModule": ".data",
     "SequenceModel": ".model",
+    "GradientFlossing": ".callbacks", "SpectrumMonitor": ".callbacks", "TrainingLossTerm": ".callbacks",
     "RunResult": ".train", "train_run": ".train",
 }
 __all__ = sorted(_EXPORTS)

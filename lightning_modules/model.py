@@ -14,6 +14,8 @@ from dynalysis.errors import OptionError
 from dynalysis.io.record import make_checkpoint_record
 from dynalysis.models import build_model
 
+from .callbacks import TrainingLossTerm
+
 __all__ = ["SequenceModel", "OPTIMIZERS"]
 
 OPTIMIZERS = {"adam": torch.optim.Adam, "rmsprop": torch.optim.RMSprop, "sgd": torch.optim.SGD}
@@ -101,7 +103,13 @@ class SequenceModel(pl.LightningModule):
         return loss
 
     def training_step(self, batch, batch_idx):
-        return self._shared_step(batch, "train")
+        """The task loss plus the terms of `TrainingLossTerm` callbacks (gradient flossing)."""
+        loss = self._shared_step(batch, "train")
+        for callback in self.trainer.callbacks if self._trainer is not None else ():
+            if isinstance(callback, TrainingLossTerm):
+                term = callback.loss_term(self.trainer, self, batch, batch_idx)
+                loss = loss if term is None else loss + term
+        return loss
 
     def validation_step(self, batch, batch_idx):
         self._shared_step(batch, "val")

@@ -108,6 +108,12 @@ VERBS = {
         lambda fn, **kw: fn(tiny_system(), **{"max_power": 12, **kw}),
         {"power_norm": ("power",), "peak_norm": (), "kreiss_lower_bound": ()},
         {"max_power": -1}, "transient_growth", seeded=False, takes_inputs=False, math_args=1),
+    "covariant_lyapunov_vectors": Verb(
+        dynalysis.covariant_lyapunov_vectors,
+        lambda fn, **kw: fn(tiny_system(), tiny_inputs(), **{"transient": 5, "n_times": 10, **kw}),
+        {"clv": ("trajectory", "time", "state", "exponent_index"), "exponent": ("exponent_index",),
+         "min_subspace_angle": ("trajectory", "time"), "participation_ratio": ("trajectory", "time", "exponent_index")},
+        {"n_vectors": 0}, "clv"),
 }
 
 
@@ -221,6 +227,7 @@ def test_invalid_option_is_a_value_error_naming_it(name):
 def test_mismatched_input_shapes_are_value_errors(name, inputs):
     verb = VERBS[name]
     options = {"lyapunov_spectrum": {}, "jacobian_eigenvalues": {"every": 8}, "find_fixed_points": {"n_starts": 4},
+               "covariant_lyapunov_vectors": {"transient": 5},
                "memory_kernel": {"max_lag": 6}, "memory_analysis": {"max_lag": 6}}[name]
     with pytest.raises(ValueError, match="input"):
         verb.fn(tiny_system(), inputs, **options)
@@ -282,6 +289,9 @@ _SYSTEM_VERBS = {  # verb -> (call(system, **options), bad options: each must be
                            {"reortho_every": "often"}, {"trace_points": 0}, {"method": "svd"},
                            {"confidence": 1.5}, {"ci_tol": 0.0}, {"dtype": "int8"},
                            {"initial_state": torch.zeros(5)}]),
+    "lyapunov_exponents": (lambda s, **kw: dynalysis.lyapunov_exponents(s, tiny_inputs(), **{"n_exponents": 2, **kw}),
+                           [{"n_exponents": 0}, {"n_exponents": 7}, {"transient": -1}, {"transient": 40},
+                            {"reortho_every": 0}, {"seed": -1}, {"dtype": "int8"}, {"initial_state": torch.zeros(5)}]),
     "jacobian_eigenvalues": (lambda s, **kw: dynalysis.jacobian_eigenvalues(s, tiny_inputs(), **kw),
                              [{"every": 0}, {"every": 41}, {"transient": -1}, {"dtype": "float16"},
                               {"initial_state": torch.zeros(2, 6)}]),
@@ -303,6 +313,11 @@ _SYSTEM_VERBS = {  # verb -> (call(system, **options), bad options: each must be
                          {"n_trajectories": 0}, {"inputs": np.zeros((2, 3, 4))}, {"washout": -1}]),
     "memory_analysis": (lambda s, **kw: memory_analysis(s, tiny_inputs(), **{"max_lag": 6, **kw}),
                         [{"max_lag": -1}, {"max_lag": 40}, {"n_trajectories": 0}, {"dtype": "int8"}]),
+    "covariant_lyapunov_vectors": (
+        lambda s, **kw: dynalysis.covariant_lyapunov_vectors(s, tiny_inputs(), **{"transient": 5, **kw}),
+        [{"n_vectors": 7}, {"transient": -1}, {"transient": 20}, {"backward_transient": 35}, {"n_times": 0},
+         {"n_times": 32}, {"n_unstable": 7}, {"max_memory": -1}, {"method": "svd"}, {"dtype": "int8"},
+         {"initial_state": torch.zeros(5)}]),
 }
 _BAD = [(verb, bad) for verb, (_, options) in _SYSTEM_VERBS.items() for bad in options]
 
@@ -373,6 +388,11 @@ _DIVERGING = {
         lambda ds, s, x, sig, ok: np.testing.assert_array_equal(
             ds.capacity.values, dynalysis.memory_capacity(s, max_lag=4, inputs=sig[ok]).capacity.values),
         lambda ds: ds.capacity.values),
+    "covariant_lyapunov_vectors": (
+        lambda s, x, sig: dynalysis.covariant_lyapunov_vectors(s, x, transient=5, n_times=8),
+        lambda ds, s, x, sig, ok: np.testing.assert_array_equal(
+            np.isfinite(ds.clv.values).all((1, 2, 3)), ok),
+        lambda ds: ds.exponent.values),
     "memory_analysis": (
         lambda s, x, sig: memory_analysis(s, x, max_lag=5),
         lambda ds, s, x, sig, ok: np.testing.assert_array_equal(
@@ -413,7 +433,7 @@ def _opts(**kw):
     return AnalyzeOptions(**{**dict(n_trajectories=2, steps=60, transient=10, max_lag=8), **kw})
 
 
-@pytest.mark.parametrize("name", ["jacobian", "fixed_points", "nonnormality", "memory"])
+@pytest.mark.parametrize("name", ["jacobian", "fixed_points", "nonnormality", "memory", "clv"])
 def test_analyze_entries_save_together_and_plot(name, tmp_path):
     ds = ANALYSES[name][0](tiny_system(), tiny_inputs(2, 60), _opts())
     assert ds.attrs["analysis"] == name

@@ -63,9 +63,32 @@ def test_fisher_memory_closed_forms(tiny):
 
 def test_report_and_figures(tiny):
     text = (tiny / "REPORT.md").read_text()
-    for needle in ("46/462", "11/462", "0/594", "2.33", "Did it reproduce?", "Wall time", "--size tiny"):
+    for needle in ("46/462", "11/462", "0/594", "2.33", "Did it reproduce?", "Wall time", "--size tiny",
+                   "Transient growth and pseudospectra", "Do chains grow transiently?",
+                   "Does training create transient growth"):
         assert needle in text, needle
     figs = sorted(p.name for p in (tiny / "figures").glob("*.png"))
     assert figs == sorted(["success_grid.png", "fisher_memory.png", "henrici.png", "chain_motif.png",
-                           "trained_eigenvalues.png"])
+                           "trained_eigenvalues.png", "transient_growth.png"])
     assert all((tiny / "figures" / f).stat().st_size > 5000 for f in figs)
+
+
+def test_transient_growth_of_the_initial_matrices_matches_closed_forms(tiny):
+    """Chain ‖W^k‖₂ = α^k (k < N), nilpotent (ρ = 0); λI and λQ are normal: amplification 1 and
+    (ρ_ε − ρ)/ε = 1 exactly. (The Kreiss bound is not checked here: the tiny size sits at ρ = 1,
+    where K = 1 is a 0/0 limit that the numerical search resolves to ~2e-5 only.)"""
+    ds = dynalysis.open_results(tiny / "nonnormal_dynamics.nc")
+    N = 8
+    for run in ds.run.values:
+        r = ds.sel(run=run)
+        init, s = str(r.init.values), float(r.scale)
+        if init == "chain":
+            assert float(r.initial_peak_norm) == pytest.approx(s ** (N - 1) if s > 1 else s, rel=1e-12)
+            assert int(r.initial_transient) == int(s > 1)
+        if init in ("identity", "orthogonal"):
+            # float32 weights: λQ is orthogonal to ~1e-7 only, and ‖Q^k‖ drifts by k times that
+            assert float(r.initial_amplification) == pytest.approx(1.0, abs=4 * 8 * 6e-8)
+            assert float(r.initial_pseudo_sensitivity) == pytest.approx(1.0, abs=1e-3)  # radius to rtol 1e-6
+            assert int(r.initial_transient) == 0
+        for when in ("initial", "trained"):
+            assert float(r[f"{when}_amplification"]) >= 1.0 - 1e-9  # k = 0 gives 1

@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import xarray as xr  # noqa: E402
+from matplotlib.ticker import FuncFormatter, NullFormatter  # noqa: E402
 
 from report import INIT_LABELS, PAPER_HENRICI  # noqa: E402
 
@@ -20,6 +21,7 @@ def make(study, ds: xr.Dataset) -> None:
     study.save_figure(henrici(ds, tasks, inits), "henrici.png")
     study.save_figure(chain_motif(ds, tasks, inits), "chain_motif.png")
     study.save_figure(trained_eigenvalues(ds, tasks, inits), "trained_eigenvalues.png")
+    study.save_figure(transient_growth(ds, tasks, inits), "transient_growth.png")
 
 
 def success_grid(ds: xr.Dataset, tasks, inits):
@@ -122,4 +124,41 @@ def trained_eigenvalues(ds: xr.Dataset, tasks, inits):
         ax.set_ylabel("Im λ")
         ax.set_title(f"{task}: eigenvalues of trained W")
         ax.legend(fontsize=7, markerscale=2)
+    return fig
+
+
+def transient_growth(ds: xr.Dataset, tasks, inits):
+    """Non-normal amplification max_k ‖W^k‖/max(1, ρ^k) and pseudospectral sensitivity, before
+    and after training (1 = normal W, dotted)."""
+    rows = [("amplification", "amplification max_k ‖W^k‖₂ / max(1, ρ^k)"),
+            ("pseudo_sensitivity", "(ρ_ε − ρ)/ε at ε = 0.01")]
+    fig, axes = plt.subplots(2, len(tasks), figsize=(5 * len(tasks), 7.2), squeeze=False)
+    for c, task in enumerate(tasks):
+        for r, (var, label) in enumerate(rows):
+            ax = axes[r, c]
+            for j, init in enumerate(inits):
+                m = (ds.task.values == task) & (ds.init.values == init)
+                x0, x1 = ds[f"initial_{var}"].values[m], ds[f"trained_{var}"].values[m]
+                ax.scatter(np.full(m.sum(), j - 0.12), x0, marker="o", facecolors="none", edgecolors="C0",
+                           label="initial W" if j == 0 else None)
+                ax.scatter(np.full(m.sum(), j + 0.12), x1, marker="o", color="C3",
+                           label="trained W" if j == 0 else None)
+                hit = ds.trained_transient.values[m] == 1
+                ax.scatter(np.full(hit.sum(), j + 0.12), x1[hit], marker="x", s=60, color="k",
+                           label="trained, transient (ρ < 1, peak > 1)" if j == 0 and r == 0 else None)
+            ax.axhline(1.0, color="0.5", ls=":", lw=1, label="normal W" if r == 0 else None)
+            vals = np.concatenate([ds[f"{w}_{var}"].values[ds.task.values == task] for w in ("initial", "trained")])
+            vals = vals[np.isfinite(vals) & (vals > 0)]
+            if vals.size and vals.max() > 10 * vals.min():  # decades: log axis, plain labels
+                ax.set_yscale("log")
+                ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+                ax.yaxis.set_minor_formatter(NullFormatter())
+            ax.set_xticks(range(len(inits)), [INIT_LABELS[i] for i in inits], rotation=15)
+            ax.set_xlabel("initialiser")
+            ax.set_ylabel(label)
+            ax.set_title(f"{task}: " + ("transient growth of ‖W^k‖₂ beyond ρ^k" if r == 0 else
+                                        "pseudospectral sensitivity"), fontsize=10)
+            if c == 0:
+                ax.legend(fontsize=7)
+    fig.tight_layout()
     return fig

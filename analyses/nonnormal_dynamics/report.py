@@ -29,7 +29,7 @@ def text(ds: xr.Dataset, cfg: dict, size: str) -> str:
     inits = [i for i in INIT_LABELS if i in set(ds.init.values.tolist())]
     lines = setup_section(cfg, size) + success_section(ds, tasks, inits)
     fisher_lines, fisher_ok = fisher_section(ds)
-    lines += fisher_lines + nonnormality_section(ds, tasks, inits)
+    lines += fisher_lines + nonnormality_section(ds, tasks, inits) + growth_section(ds, tasks, inits)
     chain_f = ds.fisher_memory_total.sel(fisher_case="chain 1.0").item()
     fisher_err = ds.attrs["fisher_closed_form_max_error"]
     motif_txt = "; ".join(
@@ -45,6 +45,8 @@ def text(ds: xr.Dataset, cfg: dict, size: str) -> str:
               f"{chain_f:.4f} vs H_100; tolerance 1e-6 on every comparison; chain curves match the "
               f"formula to {fisher_err:.1e}). Non-normality grown by training on the addition task: "
               f"{henrici_verdict(ds, tasks, inits)}. "
+              f"Do chains grow transiently? {chain_growth_verdict(ds, inits)}. "
+              f"Does training create transient growth (normal initialisations)? {trained_growth_verdict(ds, inits)}. "
               f"Chain motif in networks trained from normal initialisations (asymmetry initial → trained: {motif_txt}): "
               + ("**yes**, training raised a positive (chain-like) asymmetry in every case. " if grown else
                  "**not in every case** (training did not raise a positive asymmetry everywhere). ") +
@@ -167,3 +169,78 @@ def henrici_verdict(ds: xr.Dataset, tasks, inits) -> str:
             + ("raised d above its initial 0 for both" if grew else "did not raise d for both")
             + ("; orthogonal-initialised nets end more non-normal, as in the paper"
                if order else "; the paper's ordering (orthogonal > identity) does not hold"))
+
+
+GROWTH_TOL = 1e-2  # amplification above 1 + this: the powers outgrow ρ^k (a normal W gives 1 to round-off)
+
+
+def _fmt(v: float) -> str:
+    return "∞" if np.isinf(v) else f"{v:.3g}"
+
+
+def growth_section(ds: xr.Dataset, tasks, inits) -> list[str]:
+    """Transient growth ‖W^k‖, Kreiss lower bound and pseudospectral sensitivity, initial → trained."""
+    lines = ["", "## Transient growth and pseudospectra of W (initial → trained)", "",
+             "‖W^k‖₂ for k = 1 .. 4N (`dynalysis.transient_growth`) against the spectral prediction ρ^k: "
+             "amplification = max_k ‖W^k‖₂ / max(1, ρ^k) (1 for a normal W, whose powers are exactly ρ^k); "
+             "*transient growth* = ρ < 1 and ‖W^k‖₂ > 1 at some k ≥ 1 (growth that ends in decay); the Kreiss "
+             "lower bound K ≤ sup_k ‖W^k‖₂ (∞ once ρ > 1); pseudospectral sensitivity (ρ_ε − ρ)/ε at "
+             "ε = 0.01 (`dynalysis.pseudospectra`; exactly 1 for a normal W). Medians over runs.", "",
+             "| task | initialiser | ρ | peak ‖W^k‖₂ (k) | amplification | transient growth (runs) | Kreiss K ≥ "
+             "| (ρ_ε − ρ)/ε |", "|---|---|---|---|---|---|---|---|"]
+    for task in tasks:
+        for init in inits:
+            m = _sel(ds, task, init)
+
+            def pair(var, m=m):
+                a, b = (float(np.median(ds[f"{w}_{var}"].values[m])) for w in ("initial", "trained"))
+                return f"{_fmt(a)} → {_fmt(b)}"
+
+            k0, k1 = (int(np.median(ds[f"{w}_peak_power"].values[m])) for w in ("initial", "trained"))
+            n0, n1 = (int(ds[f"{w}_transient"].values[m].sum()) for w in ("initial", "trained"))
+            peak = pair("peak_norm").split(" → ")
+            lines.append(f"| {task} | {INIT_LABELS[init]} | {pair('spectral_radius')} | {peak[0]} ({k0}) → "
+                         f"{peak[1]} ({k1}) | {pair('amplification')} | {n0}/{int(m.sum())} → {n1}/{int(m.sum())} | "
+                         f"{pair('kreiss_lower_bound')} | {pair('pseudo_sensitivity')} |")
+    return lines + [""]
+
+
+def _grading(hits: int, total: int) -> str:
+    return "**yes**" if total and hits == total else "**partly**" if hits else "**no**"
+
+
+def chain_growth_verdict(ds: xr.Dataset, inits) -> str:
+    """Whether the chain-type initial W grow transiently, and at which scales."""
+    chains = np.isin(ds.init.values, ["chain", "chain_feedback"])
+    normal = np.isin(ds.init.values, ["identity", "orthogonal"])
+    hit = ds.initial_transient.values == 1
+    grows = sorted({f"{INIT_LABELS[i]}={s:g}" for i, s, h in zip(ds.init.values[chains], ds.scale.values[chains],
+                                                                    hit[chains]) if h})
+    flat = sorted({f"{INIT_LABELS[i]}={s:g}" for i, s, h in zip(ds.init.values[chains], ds.scale.values[chains],
+                                                                   hit[chains]) if not h})
+    text = (f"{_grading(int(hit[chains].sum()), int(chains.sum()))} — the initial W grows transiently "
+            f"(ρ < 1, ‖W^k‖₂ > 1) in {int(hit[chains].sum())}/{int(chains.sum())} chain-type runs"
+            + (f" ({', '.join(grows)})" if grows else "")
+            + (f"; not at {', '.join(flat)}, whose powers never exceed 1 (a chain has ‖W^k‖₂ = α^k for k < N, "
+               "so only α > 1 amplifies, while ρ = 0 predicts immediate decay)" if flat else ""))
+    if normal.any():
+        text += (f"; identity/orthogonal W (normal, ‖W^k‖₂ = ρ^k): {int(hit[normal].sum())}/{int(normal.sum())}")
+    return text
+
+
+def trained_growth_verdict(ds: xr.Dataset, inits) -> str:
+    """Whether training from normal initialisations makes ‖W^k‖ outgrow ρ^k."""
+    normal = np.isin(ds.init.values, ["identity", "orthogonal"])
+    if not normal.any():
+        return "not run"
+    amp0, amp1 = ds.initial_amplification.values[normal], ds.trained_amplification.values[normal]
+    made = amp1 > 1 + GROWTH_TOL
+    transient = ds.trained_transient.values[normal] == 1
+    grade = ("**yes**" if made.all() and transient.all() else "**partly**" if made.any() else "**no**")
+    return (f"{grade} — trained amplification max_k ‖W^k‖₂/max(1, ρ^k) "
+            f"> {1 + GROWTH_TOL:g} in {int(made.sum())}/{int(normal.sum())} runs (initial "
+            f"{_fmt(float(np.max(amp0)))} at most; trained median {_fmt(float(np.median(amp1)))}, largest "
+            f"{_fmt(float(np.max(amp1)))}); growth that is transient in the strict sense (ρ < 1 after training) "
+            f"in {int(transient.sum())}/{int(normal.sum())} (yes needs both in every run); pseudospectral sensitivity (ρ_ε − ρ)/ε "
+            f"median {_fmt(float(np.median(ds.initial_pseudo_sensitivity.values[normal])))} → "
+            f"{_fmt(float(np.median(ds.trained_pseudo_sensitivity.values[normal])))}")

@@ -13,6 +13,10 @@ Claims checked here:
 3. Training makes networks non-normal: Henrici index of trained vanilla RNNs on the addition
    task 2.33 (identity init) / 2.74 (orthogonal init), with a chain motif (mean weight vs
    peak-time order difference bumps at positive order difference; paper Table 2, Fig. 5).
+4. Transient growth (the mechanism behind the paper's question "do chains grow transiently,
+   does training create it"): ``‖W^k‖₂`` against the spectral prediction ``ρ(W)^k``, the
+   Kreiss lower bound and the ε-pseudospectral radius of every initial and trained W
+   (`dynalysis.transient_growth`, `dynalysis.pseudospectra`; Trefethen & Embree 2005).
 
 Run (from the repository root)::
 
@@ -84,6 +88,8 @@ FISHER_N, FISHER_MAX_LAG = 100, 150  # the closed forms of docs/science.md are s
 FISHER_CASES = [("chain", 0.99), ("chain", 1.0), ("chain", 1.05), ("chain_feedback", 0.02),
                 ("chain_feedback", 0.07), ("identity", 0.99), ("orthogonal", 0.99)]
 MOTIF_K = 5  # order differences summarised by the chain-motif asymmetry
+PSEUDO_EPS = 1e-2  # ε of the pseudospectral sensitivity (ρ_ε − ρ)/ε (1 for every normal W)
+GROWTH_POWERS = 4  # ‖W^k‖ for k = 0 .. GROWTH_POWERS · N
 MEASURED_WALL_S = {"small": 390.0}  # results/small/REPORT.md: 6.5 min
 
 
@@ -108,6 +114,39 @@ def motif_asymmetry(profile: xr.DataArray) -> float:
     K = min(MOTIF_K, int(k.max()))
     p = profile.values
     return float(p[(k >= 1) & (k <= K)].mean() - p[(k <= -1) & (k >= -K)].mean())
+
+
+def growth_measures(W, max_power: int) -> dict[str, float]:
+    """Transient growth and pseudospectra of one recurrent matrix.
+
+    ``amplification = max_k ‖W^k‖₂ / max(1, ρ^k)``: 1 for a normal W (``‖W^k‖ = ρ^k``), above
+    1 when the powers grow beyond what the eigenvalues allow; with ``ρ < 1`` and a peak above 1
+    at some ``k ≥ 1`` the growth is *transient* (it ends in decay).
+    """
+    tg = dynalysis.transient_growth(W, max_power=max_power)
+    ps = dynalysis.pseudospectra(W, epsilons=(PSEUDO_EPS,), grid=8)  # radius by criss-cross, grid only a start
+    rho = float(tg.spectral_radius)
+    k = tg.power.values
+    log_norm = tg.log_power_norm.values
+    with np.errstate(divide="ignore"):
+        spectral = np.maximum(0.0, k * np.log(rho)) if rho > 0 else np.zeros(k.size)
+    peak = float(np.exp(log_norm[1:].max()))  # over k >= 1
+    return {"peak_norm": peak, "peak_power": 1 + int(np.argmax(log_norm[1:])),
+            "amplification": float(np.exp(np.max(log_norm - spectral))),
+            "transient": float(rho < 1 and peak > 1 + 1e-9),
+            "kreiss_lower_bound": float(tg.kreiss_lower_bound),
+            "pseudo_sensitivity": float((ps.pseudospectral_radius.values[0] - rho) / PSEUDO_EPS)}
+
+
+GROWTH_LABELS = {  # measure: (long_name, units)
+    "peak_norm": ("peak of ||W^k||_2 over k = 1 .. 4N", "1"),
+    "peak_power": ("power k of the peak of ||W^k||_2", "step"),
+    "amplification": ("non-normal amplification max_k ||W^k||_2 / max(1, rho^k) (1 for a normal W)", "1"),
+    "transient": ("transient growth: rho < 1 and ||W^k||_2 > 1 for some k >= 1", "1"),
+    "kreiss_lower_bound": ("Kreiss constant lower bound (inf when rho > 1)", "1"),
+    "pseudo_sensitivity": (f"pseudospectral sensitivity (rho_eps - rho)/eps at eps = {PSEUDO_EPS:g} "
+                           "(1 for a normal W)", "1"),
+}
 
 
 def cell_options(init: str, scale: float, nonlinearity: str, seed: int) -> dict:
@@ -154,6 +193,13 @@ def run_one(study: Study, run: PlannedRun) -> xr.Dataset:
     for k in ("henrici", "henrici_normalized", "spectral_radius", "spectral_norm"):
         ds[f"initial_{k}"] = nn_init[k]
     ds["initial_motif_profile"] = nn_init["motif_profile"]
+    max_power = GROWTH_POWERS * run.hidden_size
+    for when, W in (("initial", initial.recurrent_matrix().detach().double()),
+                    ("trained", trained.recurrent_matrix().detach().double())):
+        for name, value in growth_measures(W, max_power).items():
+            ds[f"{when}_{name}"] = value
+            long_name, units = GROWTH_LABELS[name]
+            ds[f"{when}_{name}"].attrs.update(long_name=long_name, units=units)  # "<when> W: " added below
     for when, prof in (("initial", nn_init.motif_profile), ("trained", nn_trained.motif_profile)):
         ds[f"{when}_motif_asymmetry"] = motif_asymmetry(prof)
         ds[f"{when}_motif_asymmetry"].attrs.update(

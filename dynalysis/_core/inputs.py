@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..errors import DynalysisError, OptionError
+from ..errors import DynalysisError, OptionError, StepMapError
 from .options import check_positive_int
 
 __all__ = ["as_inputs", "as_initial_state", "zero_inputs", "task_inputs"]
@@ -16,6 +16,10 @@ def as_inputs(system, inputs, *, dtype, device, min_steps: int = 1, name: str = 
     ``needed_for`` names the options that set ``min_steps`` (e.g. ``"transient + 1"``), so that
     the error says which option to change.
     """
+    if isinstance(inputs, torch.nn.utils.rnn.PackedSequence):
+        raise StepMapError(f"{name}: packed sequences are not a step map's input (each sequence "
+                           "ends at its own time, which trajectories advanced together cannot "
+                           "represent); pass a padded (trajectory, time, input) tensor, one length at a time")
     if isinstance(inputs, np.ndarray) or isinstance(inputs, (list, tuple)):
         inputs = torch.as_tensor(np.asarray(inputs))
     if not isinstance(inputs, torch.Tensor):

@@ -114,6 +114,7 @@ SCHEMAS: Mapping[str, Schema] = _SchemaRegistry({
     "fisher_memory": "..memory.fisher:SCHEMA",
     "pseudospectra": "..spectra.pseudospectra:SCHEMA",
     "transient_growth": "..nonnormal.transient:SCHEMA",
+    "clv": "..lyapunov.covariant:SCHEMA",
 })
 
 

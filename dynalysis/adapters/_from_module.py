@@ -69,9 +69,10 @@ def from_module(module: nn.Module, *, readout=None, step=None, initial_state=Non
     is off (a step map is deterministic): a trained module in training mode is analysed as
     in eval mode.
 
-    Loading a model this project did not train is: instantiate the user's class, load its
-    ``state_dict``, pick the recurrent module and the head by dotted name
-    (``model.get_submodule("encoder.rnn")``), and call ``from_module``.
+    A checkpoint of a model this project did not train (a Lightning ``.ckpt`` or a plain
+    ``state_dict``) loads in one call with `dynalysis.load_checkpoint` (``module=YourClass,
+    rnn="encoder.rnn", readout="head"``): it builds your class, loads the weights, picks the
+    submodules by dotted name and calls ``from_module``.
 
     Examples
     --------

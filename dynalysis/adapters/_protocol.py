@@ -216,9 +216,11 @@ class ProtocolSystem(System):
             return self
         view = copy.deepcopy(self.module).to(dtype=dtype, device=device).requires_grad_(False).eval()
         readout = None if self._readout is None else self._readout.to(dtype=dtype, device=device)
-        return ProtocolSystem(self.module, initial_state=_convert(self.layout.example, dtype, device),
-                              input_size=self.input_size, step=self._step_spec,
-                              name=self.metadata["name"], _view_=view, _readout_=readout)
+        converted = ProtocolSystem(self.module, initial_state=_convert(self.layout.example, dtype, device),
+                                   input_size=self.input_size, step=self._step_spec,
+                                   name=self.metadata["name"], _view_=view, _readout_=readout)
+        converted.metadata = dict(self.metadata)  # provenance added after construction travels too
+        return converted
 
     def _reference_tensor(self) -> Tensor:
         return self._initial

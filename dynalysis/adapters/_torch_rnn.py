@@ -243,8 +243,10 @@ class TorchRNNSystem(System):
             return self
         layers = tuple(w.to(dtype=dtype, device=device) for w in self._layers)
         readout = None if self._readout is None else self._readout.to(dtype=dtype, device=device)
-        return TorchRNNSystem(self.module, name=self.metadata["name"], _layers_=layers,
-                              _readout_=readout)
+        converted = TorchRNNSystem(self.module, name=self.metadata["name"], _layers_=layers,
+                                   _readout_=readout)
+        converted.metadata = dict(self.metadata)  # provenance added after construction travels too
+        return converted
 
     def _reference_tensor(self) -> Tensor:
         return self._layers[0].w_hh

@@ -11,7 +11,8 @@ def _analyze_parser(sub) -> None:
 
     p = sub.add_parser("analyze", help="analyse checkpoints into NetCDF files (one per checkpoint)",
                        description="Analyse trained checkpoints on trajectories driven by their own "
-                       "task data and write every requested analysis into one NetCDF file per "
+                       "task data (or by your sequences, --inputs; your own model's checkpoints with "
+                       "--module) and write every requested analysis into one NetCDF file per "
                        "checkpoint (one group per analysis; open with dynalysis.open_results or "
                        "xarray.open_datatree, many at once with dynalysis.open_sweep). With --out-dir, "
                        "files that are already complete are skipped and files of the same checkpoint "
@@ -19,7 +20,9 @@ def _analyze_parser(sub) -> None:
                        "no other file is replaced without --overwrite. --workers/--scheduler run the "
                        "checkpoints in parallel on Dask.")
     p.add_argument("checkpoints", nargs="+", metavar="CHECKPOINT",
-                   help="a .ckpt file written by `cli.py fit`, a folder, or a quoted glob such as 'runs/**/*.ckpt'")
+                   help="a .ckpt file written by `cli.py fit`, a folder, or a quoted glob such as "
+                   "'runs/**/*.ckpt'; with --module and --inputs, a checkpoint of your own model (a "
+                   "Lightning .ckpt of your LightningModule, or a state_dict file)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--out", help="results file to write (.nc), for one checkpoint; never overwritten without --overwrite")
     out.add_argument("--out-dir", help="folder for one results file per checkpoint (named after the "

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
-from ..errors import CheckpointError, first_line
+from ..errors import CheckpointError, OptionError, first_line
 from ..system import ModuleSystem
-from .record import network_weights, read_checkpoint_record
+from .record import FOREIGN_HINT, network_weights, read_checkpoint_record
 
 __all__ = ["load_checkpoint", "read_checkpoint", "check_checkpoint_file", "find_checkpoints",
            "find_last_checkpoint"]
@@ -63,7 +63,7 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict, dict]:
     if "dynalysis" not in ckpt and "state_dict" not in ckpt and ckpt \
             and all(isinstance(v, torch.Tensor) for v in ckpt.values()):
         raise CheckpointError(f"{path} is a plain state_dict without the model description; "
-                              "save checkpoints by training with `python cli.py fit`")
+                              f"{FOREIGN_HINT}")
     record = read_checkpoint_record(ckpt, source=path)
     return record, ckpt["state_dict"]
 
@@ -121,30 +121,89 @@ def _build(cell: str, spec: dict, weights: dict, path) -> torch.nn.Module:
     return net
 
 
-def load_checkpoint(path: str | os.PathLike, *, dtype: torch.dtype | None = None,
-                    device=None) -> ModuleSystem:
-    """Load a trained network as a step map.
+def load_checkpoint(path: str | os.PathLike, *, module=None, rnn: str | None = None, readout=None,
+                    dtype: torch.dtype | None = None, device=None, weights_only: bool = True,
+                    step=None, initial_state=None, input_size: int | None = None):
+    """Load a trained network as a step map: ours, or your own model from its own class.
 
     Parameters
     ----------
     path : path-like
-        A ``.ckpt`` written by ``python cli.py fit``.
+        A ``.ckpt`` written by ``python cli.py fit``; with ``module``, a Lightning checkpoint of
+        your own LightningModule or a plain ``state_dict`` file (``torch.save(model.state_dict())``).
+    module : class, instance or str, optional
+        Your model, for a checkpoint this project did not write: its class (a LightningModule
+        or any ``nn.Module``; rebuilt as ``Class(**checkpoint["hyper_parameters"])``, as
+        Lightning's ``load_from_checkpoint`` does, or ``Class()`` when it needs no arguments),
+        ``"package.module:Class"`` (imported, with the current folder on ``sys.path``), or an
+        instance built as in training (for files without hyper-parameters and plain
+        ``state_dict`` files; a copy is loaded, your instance is left as it was). The stored
+        weights are loaded with their dtype (``load_state_dict(assign=True)``).
+    rnn : str, optional
+        With ``module``: the dotted name of the recurrent submodule (``"encoder.rnn"``;
+        ``model.get_submodule``), handed to `dynalysis.from_module`. Default: the model's only
+        torch RNN module (``nn.RNN``/``GRU``/``LSTM`` or a cell).
+    readout : str or callable, optional
+        With ``module``: the dotted name of the head applied to the top layer's ``h``
+        (``"head"``), or any callable; enables memory analyses and fixed-point readouts.
     dtype, device : optional
         Move the parameters (analyses convert to float64 themselves).
+    weights_only : bool, default True
+        With ``module``: ``False`` unpickles code objects in the file (hyper-parameters that are
+        objects); only for files you trust.
+    step, initial_state, input_size : optional
+        With ``module``, when ``rnn`` is not a torch RNN: its step protocol (`dynalysis.from_module`).
 
     Returns
     -------
-    ModuleSystem
+    System
         ``state_size``, ``input_size``, ``step``, ``tangent_step``, ``initial_state``,
-        ``readout`` and ``recurrent_matrix``; ``metadata`` holds the checkpoint path, the model
-        and task specs, epoch and global step.
+        ``readout`` and ``recurrent_matrix``. Ours: a `ModuleSystem` whose ``metadata`` holds
+        the checkpoint path, the model and task specs, epoch and global step. With ``module``:
+        what `dynalysis.from_module` returns (a ``TorchRNNSystem`` for torch RNNs, state layout
+        ``[h_0 | … | h_{L−1} (| c_0 | … | c_{L−1})]``), its ``metadata`` adding ``checkpoint``,
+        ``module_class``, ``rnn``, ``readout``, ``epoch``, ``global_step`` and
+        ``hyper_parameters`` (JSON).
 
     Raises
     ------
     CheckpointError
         Missing, empty, corrupt or foreign files, pickles with code, records whose sizes do
-        not match the stored weights, with a one-line reason.
+        not match the stored weights, a model class that cannot be rebuilt from the file, with
+        a one-line reason.
+    OptionError
+        With ``module``: a class that cannot be imported, a submodule name that does not exist
+        (the message lists the model's recurrent submodules), a readout that does not fit.
+
+    Notes
+    -----
+    No Lightning import: a Lightning checkpoint is a torch-saved dict read with
+    ``torch.load(weights_only=True)``. The class is only ever the one you name, never one
+    named inside the file (Lightning's ``_instantiator``/``_class_path`` entries are ignored).
+
+    Examples
+    --------
+    Your LightningModule ``MyModel`` with ``self.encoder.rnn = nn.LSTM(...)`` and
+    ``self.head = nn.Linear(...)``, saved by Lightning::
+
+        net = dynalysis.load_checkpoint("epoch=9.ckpt", module=MyModel, rnn="encoder.rnn", readout="head")
+
+    A plain ``state_dict`` of the same model::
+
+        net = dynalysis.load_checkpoint("weights.pt", module=MyModel(hidden=64), rnn="encoder.rnn")
     """
+    if module is not None:
+        from .foreign import load_foreign_checkpoint
+
+        return load_foreign_checkpoint(path, module=module, rnn=rnn, readout=readout, dtype=dtype,
+                                       device=device, weights_only=weights_only, step=step,
+                                       initial_state=initial_state, input_size=input_size)
+    given = [k for k, v in {"rnn": rnn, "readout": readout, "step": step, "initial_state": initial_state,
+                            "input_size": input_size}.items() if v is not None]
+    if given or weights_only is not True:
+        names = given or ["weights_only"]
+        raise OptionError(f"{', '.join(names)} appl{'ies' if len(names) == 1 else 'y'} to checkpoints of "
+                          "your own model; give module= (your model's class) too")
     from ..models import MODELS
 
     record, state = read_checkpoint(path)

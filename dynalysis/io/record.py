@@ -22,11 +22,15 @@ from typing import Mapping
 from ..errors import CheckpointError
 
 __all__ = ["FORMAT_VERSION", "SUPPORTED_FORMATS", "make_checkpoint_record", "read_checkpoint_record",
-           "network_weights"]
+           "network_weights", "FOREIGN_HINT"]
 
 FORMAT_VERSION = 1
 SUPPORTED_FORMATS = (1,)
 _SIZES = ("input_size", "hidden_size", "output_size")
+#: what to do with a checkpoint of a model this project did not write (on the command line the
+#: option names become --module/--rnn/--readout)
+FOREIGN_HINT = ("to analyse your own model, name its class and recurrent submodule: module=pkg.mod:Class "
+                "rnn=encoder.rnn (readout=head; analyze also needs inputs=FILE), see dynalysis.load_checkpoint")
 
 
 def _primitive(value) -> bool:
@@ -98,12 +102,11 @@ def read_checkpoint_record(checkpoint: Mapping, *, source) -> dict:
     >>> read_checkpoint_record({"state_dict": {}}, source="x.ckpt")
     Traceback (most recent call last):
     ...
-    dynalysis.errors.CheckpointError: x.ckpt is not a dynalysis checkpoint (no 'dynalysis' record); train with `python cli.py fit` or wrap your model with dynalysis.MapSystem
+    dynalysis.errors.CheckpointError: x.ckpt is not a dynalysis checkpoint (no 'dynalysis' record); to analyse your own model, name its class and recurrent submodule: module=pkg.mod:Class rnn=encoder.rnn (readout=head; analyze also needs inputs=FILE), see dynalysis.load_checkpoint
     """
     record = checkpoint.get("dynalysis")
     if record is None:
-        raise CheckpointError(f"{source} is not a dynalysis checkpoint (no 'dynalysis' record); "
-                              "train with `python cli.py fit` or wrap your model with dynalysis.MapSystem")
+        raise CheckpointError(f"{source} is not a dynalysis checkpoint (no 'dynalysis' record); {FOREIGN_HINT}")
     version = record.get("format_version") if isinstance(record, dict) else "?"
     if version not in SUPPORTED_FORMATS:
         raise CheckpointError(f"{source} has an unsupported dynalysis record (format {version}); "

@@ -13,7 +13,8 @@ import torch
 
 from .confidence import BlockSums
 
-__all__ = ["auto_log_condition", "LogRAccumulator", "Frame", "run_tangent", "run_jacobian", "jacobian_chunk"]
+__all__ = ["initial_frame", "auto_log_condition", "LogRAccumulator", "Frame", "run_tangent", "run_jacobian",
+           "jacobian_chunk"]
 
 _CHUNK_ELEMENTS = 2**18  # Jacobian chunk of at most 2 MiB in float64 (cache-sized: 16 MiB chunks
 #                         ran up to 2x slower per step, memory-bound, benchmarks/_method_bench.py)
@@ -28,6 +29,14 @@ def auto_log_condition(dtype) -> float:
     """Largest ``ln κ`` the "auto" schedule lets a block reach: ``ln(u^{-1/2})`` (18.4 in
     float64, 8.3 in float32), so the round-off of the smallest ``diag R`` stays ``≤ √u``."""
     return 0.5 * math.log(1.0 / torch.finfo(dtype).eps)
+
+
+def initial_frame(B: int, S: int, k: int, *, seed: int, dtype, device=None) -> torch.Tensor:
+    """Random orthonormal frames ``(B, S, k)``, one seeded draw per column, so that column
+    ``j`` does not depend on ``k`` (the leading ``k`` columns evolve as in the full run)."""
+    g = torch.Generator().manual_seed(int(seed))
+    Q0 = torch.stack([torch.randn(B, S, generator=g, dtype=dtype) for _ in range(k)], -1)
+    return torch.linalg.qr(Q0).Q.to(device)
 
 
 class LogRAccumulator:
@@ -90,8 +99,11 @@ class Frame:
     """The orthonormal frame ``Q`` and the QR schedule: every `reortho_every` steps (or the
     adaptive ``"auto"`` blocks), and always at the end of the transient and of the run."""
 
-    def __init__(self, Q, acc: LogRAccumulator, *, T: int, transient: int, reortho_every):
+    def __init__(self, Q, acc: LogRAccumulator, *, T: int, transient: int, reortho_every, on_qr=None):
         self.Q, self.acc, self.T, self.transient = Q, acc, T, transient
+        # on_qr(t, Q_t, R_t): the full triangular factor of every QR from the end of the
+        # transient on (`dynalysis.lyapunov.covariant` keeps them for Ginelli's backward pass)
+        self.on_qr = on_qr
         self.auto = reortho_every == "auto"
         self.every = 1 if self.auto else reortho_every
         self.next_qr = self.every
@@ -115,9 +127,12 @@ class Frame:
         if Z.shape[-2] >= _GEQRF_MIN_STATE:  # LAPACK geqrf + orgqr directly: no R, no triu copy
             a, tau = torch.geqrf(Z)
             self.Q, diag_r = torch.linalg.householder_product(a, tau), a.diagonal(dim1=-2, dim2=-1)
+            R = a[..., : a.shape[-1], :].triu() if self.on_qr is not None and t >= self.transient else None
         else:  # small frames: fewer calls
             self.Q, R = torch.linalg.qr(Z)
             diag_r = R.diagonal(dim1=-2, dim2=-1)
+        if self.on_qr is not None and t >= self.transient:
+            self.on_qr(t, self.Q, R)
         if t > self.transient:
             self.acc.push(diag_r, t - self.transient)
         if self.auto:

@@ -13,6 +13,7 @@ from typing import Callable, Mapping
 
 from ..errors import CheckpointError, DynalysisError, ResultsFileError, first_line
 from .options import AnalyzeOptions
+from .own_model import check_own_model, given_inputs, load_system
 from .registry import ANALYSES
 
 __all__ = ["analyze_checkpoint", "check_analyze_options", "checkpoint_provenance", "file_sha256",
@@ -45,14 +46,17 @@ def analyze_checkpoint(checkpoint, out, *, options: AnalyzeOptions | None = None
     Parameters
     ----------
     checkpoint : path-like
-        ``.ckpt`` written by ``cli.py fit``.
+        ``.ckpt`` written by ``cli.py fit``; with the option ``module`` (and ``inputs``), a
+        checkpoint of your own model (see `dynalysis.load_checkpoint`).
     out : path-like
         Results file; one group per analysis, provenance in the root attributes.
     options : AnalyzeOptions, optional
         What to compute, on which inputs; or give the same options as keywords (``analyses``,
         ``split``, ``n_trajectories``, ``steps``, ``transient``, ``n_exponents``,
         ``reortho_every``, ``jacobian_every``, ``fixed_point_starts``, ``fixed_point_input``,
-        ``max_lag``, ``seed``, ``dtype``, ``progress_bars``; see `AnalyzeOptions`).
+        ``max_lag``, ``seed``, ``dtype``, ``progress_bars``, and for your own model or
+        sequences ``module``, ``rnn``, ``readout``, ``inputs``, ``inputs_variable``; see
+        `AnalyzeOptions` and `dynalysis.pipeline.own_model`).
     overwrite : bool, default False
         Replace an existing ``out``; otherwise an existing file is an error, checked before any
         work starts.
@@ -69,7 +73,8 @@ def analyze_checkpoint(checkpoint, out, *, options: AnalyzeOptions | None = None
     Every option is validated and the checkpoint loaded before any analysis runs. The file is
     written atomically (`dynalysis.save_results`). Its root attributes hold, besides the
     provenance of `dynalysis.save_results`: ``request`` (JSON of the validated options, what a
-    resumed sweep compares), ``checkpoint_sha256`` and, when the run's ``config.yaml`` lies next
+    resumed sweep compares), ``checkpoint_sha256`` (with ``inputs``: ``inputs_file``,
+    ``inputs_sha256``, ``inputs_shape``) and, when the run's ``config.yaml`` lies next
     to the checkpoint folder, ``training_config`` (its text; bytes that are not UTF-8 are
     replaced and ``training_config_note`` says so). Diverging trajectories are flagged by the
     analyses themselves (e.g. ``lyapunov/diverged``) with a warning. An analysis that fails on
@@ -79,6 +84,7 @@ def analyze_checkpoint(checkpoint, out, *, options: AnalyzeOptions | None = None
     stamp in ``history``.
     """
     options, progress = _progress_and_options(options, values, progress)
+    check_own_model(options)
     out = Path(out)
     if out.is_dir():
         raise ResultsFileError(f"{out} is a directory; give a file name ending in .nc")
@@ -95,17 +101,22 @@ def analyze_into(checkpoint, out: Path, options: AnalyzeOptions, *, overwrite: b
     the file written holds both."""
     from .._core.inputs import task_inputs
     from .._core.provenance import provenance_attrs, to_json
-    from ..io.checkpoint import load_checkpoint
     from ..io.netcdf import save_results
 
     keep, keep_failed = dict(keep or {}), dict(keep_failed or {})
-    system = load_checkpoint(checkpoint)
+    system = load_system(checkpoint, options)  # ours, or with options.module the user's model
     provenance = checkpoint_provenance(checkpoint, sha=checkpoint_sha)  # before any work: never lost after it
-    task = _task(system, checkpoint, options.split)
-    steps = options.resolve_steps(task.split(options.split).inputs.shape[1])
-    options.check_run(system, steps)
-    inputs = task_inputs(task, split=options.split, n_trajectories=options.n_trajectories, steps=steps,
-                         seed=options.seed)
+    if options.inputs is not None:  # the user's sequences, each one whole trajectory
+        inputs, input_attrs = given_inputs(options, system)
+        provenance.update(input_attrs)
+        steps = int(inputs.shape[1])
+        options.check_run(system, steps)
+    else:
+        task = _task(system, checkpoint, options.split)
+        steps = options.resolve_steps(task.split(options.split).inputs.shape[1])
+        options.check_run(system, steps)
+        inputs = task_inputs(task, split=options.split, n_trajectories=options.n_trajectories, steps=steps,
+                             seed=options.seed)
     todo = [n for n in options.analyses if n not in keep and n not in keep_failed]
     results, failed = _run(system, inputs, options, todo, checkpoint, progress)
     if not results and not keep:
@@ -131,8 +142,8 @@ def _task(system, checkpoint, split: str):
 
     spec = dict(system.metadata.get("task") or {})
     if not spec:
-        raise DynalysisError(f"{checkpoint} records no task; analyse it from Python with inputs of "
-                             "your own (shape (trajectory, time, input_size))")
+        raise DynalysisError(f"{checkpoint} records no task; give inputs=FILE, input sequences of "
+                             "your own (trajectory, time, input_size) in a .npy, .pt or .nc file")
     try:
         task = build_task(spec.pop("name", None), **spec)
     except Exception as e:  # options of another version, or a damaged record

@@ -39,6 +39,7 @@ from urllib.parse import urlsplit
 from ..errors import DynalysisError, OptionError, ResultsFileError, first_line
 from .._core.options import check_positive_int
 from .options import AnalyzeOptions
+from .own_model import check_own_model
 
 __all__ = ["analyze_checkpoints", "Outcome", "output_paths"]
 
@@ -117,6 +118,7 @@ def _run_one(checkpoint: str, out: str, options: AnalyzeOptions, overwrite: bool
 def _run_one_threaded(checkpoint: str, out: str, options: AnalyzeOptions, overwrite: bool) -> Outcome:
     from . import analyze
     from .existing import Target, inspect_target
+    from .own_model import inputs_sha256
     from ..io.netcdf import open_results
 
     start = time.perf_counter()
@@ -127,7 +129,7 @@ def _run_one_threaded(checkpoint: str, out: str, options: AnalyzeOptions, overwr
             target, sha = Target("write"), None
             if not overwrite and Path(checkpoint).is_file():
                 sha = analyze.file_sha256(checkpoint)
-                target = inspect_target(Path(out), options, sha)
+                target = inspect_target(Path(out), options, sha, inputs_sha256(options))
             if target.action == "skip":
                 return Outcome(checkpoint, out, "skipped", "complete")
             if target.action == "refuse":
@@ -199,6 +201,15 @@ def analyze_checkpoints(checkpoints, out_dir, *, options: AnalyzeOptions | None 
     from ..io.paths import common_folder
 
     options = AnalyzeOptions.make(options, values)
+    check_own_model(options)
+    if options.module is not None:  # once, before any task: a wrong class name fails here
+        from ..io.foreign import import_class
+
+        import_class(options.module)
+    if options.inputs is not None:
+        from ..io.sequences import load_inputs
+
+        load_inputs(options.inputs, variable=options.inputs_variable)
     if progress is True:
         progress = print
     if scheduler is None:

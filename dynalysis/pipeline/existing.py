@@ -5,7 +5,7 @@
 - nothing there, or an empty file: write it;
 - a results file that this tool wrote (its root attributes say so: ``analysis = "analyze"``,
   ``request``, ``checkpoint_sha256``) from the same checkpoint bytes with the same options:
-  skip it when it holds every requested analysis (or records why one failed), otherwise
+  (and the same ``inputs`` file bytes, or task data for both): skip it when it holds every requested analysis (or records why one failed), otherwise
   extend it with the missing ones, keeping the groups it has (verified against their
   checksums first);
 - one of ours that is damaged (a checksum mismatch): redo it;
@@ -47,8 +47,10 @@ def _refuse(out: Path, why: str) -> Target:
                   "overwrite=True to replace it)")
 
 
-def inspect_target(out: Path, options: AnalyzeOptions, checkpoint_sha: str) -> Target:
-    """What to do with the target ``out`` of a checkpoint whose bytes hash to ``checkpoint_sha``."""
+def inspect_target(out: Path, options: AnalyzeOptions, checkpoint_sha: str,
+                   inputs_sha: str | None = None) -> Target:
+    """What to do with the target ``out`` of a checkpoint whose bytes hash to ``checkpoint_sha``,
+    driven by the ``inputs`` file whose bytes hash to ``inputs_sha`` (None: the task data)."""
     from ..io.netcdf import read_root_attrs, verify_results
 
     if not out.exists() and not out.is_symlink():
@@ -77,6 +79,9 @@ def inspect_target(out: Path, options: AnalyzeOptions, checkpoint_sha: str) -> T
         return Target("redo", first_line(e))
     if attrs.get("checkpoint_sha256") != checkpoint_sha:
         return _refuse(out, "was computed from another version of the checkpoint")
+    if attrs.get("inputs_sha256") != inputs_sha:
+        return _refuse(out, "was computed on other input sequences" if inputs_sha and attrs.get("inputs_sha256")
+                       else "was computed on " + ("task data, not an inputs file" if inputs_sha else "an inputs file"))
     diff = options.differences(stored)
     if diff:
         return _refuse(out, f"was computed with other options ({', '.join(diff)}); use another "

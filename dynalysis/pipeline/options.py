@@ -14,6 +14,7 @@ from typing import Any, Mapping
 
 from ..errors import OptionError
 from .._core.options import check_option, check_positive_int, check_reortho_every
+from .own_model import check_option_fields
 
 __all__ = ["AnalyzeOptions", "FIXED_POINT_INPUTS", "SPLITS", "DTYPES"]
 
@@ -104,6 +105,22 @@ class AnalyzeOptions:
     dtype: str = _option("float64", "analysis precision (default float64)", type=str, choices=DTYPES)
     progress_bars: bool = _option(False, "show progress bars for long analyses (--out only)",
                                   type=bool, flag="--progress", recorded=False)
+    # a model this project did not write, and input sequences of your own (pipeline/own_model.py)
+    module: str | None = _option(
+        None, "your model's class, for a checkpoint this project did not write (a Lightning .ckpt of "
+        "your LightningModule, or a state_dict file of a class that needs no arguments): "
+        "'package.module:Class', imported from the current folder or PYTHONPATH and rebuilt from "
+        "the checkpoint's hyper_parameters; needs --inputs", type=str, metavar="PKG.MOD:CLASS")
+    rnn: str | None = _option(None, "with --module: dotted name of the recurrent submodule, e.g. "
+                              "encoder.rnn (default: the model's only torch RNN)", type=str, metavar="NAME")
+    readout: str | None = _option(None, "with --module: dotted name of the head applied to the top "
+                                  "layer's h, e.g. head (the memory analyses need one)", type=str, metavar="NAME")
+    inputs: str | None = _option(
+        None, "drive the network with these input sequences instead of task data: a .npy, .pt or .nc "
+        "file holding (trajectory, time, input); each sequence is one whole trajectory (the file's "
+        "SHA-256 is recorded)", type=str, metavar="FILE", recorded=False)
+    inputs_variable: str | None = _option(None, "the variable of an --inputs .nc file (or the key of a "
+                                          ".pt dict)", type=str, metavar="NAME")
 
     def __post_init__(self):
         def put(name, value):
@@ -123,6 +140,7 @@ class AnalyzeOptions:
         put("max_lag", check_positive_int("max_lag", self.max_lag))
         put("seed", check_positive_int("seed", self.seed, minimum=0))
         put("progress_bars", bool(self.progress_bars))
+        check_option_fields(self)  # module, rnn, readout, inputs, inputs_variable
         if self.steps is not None:
             self.check_steps(self.steps)
 
@@ -142,6 +160,10 @@ class AnalyzeOptions:
         if steps <= self.transient:
             raise OptionError(f"steps ({steps}) must exceed transient ({self.transient}); "
                               f"allowed: steps >= {self.transient + 1}")
+        if "clv" in self.analyses and steps < 2 * self.transient + 1:
+            raise OptionError(f"clv needs steps >= {2 * self.transient + 1} (a forward and a backward transient "
+                              f"of transient={self.transient} steps), got steps={steps}; allowed: steps >= "
+                              f"{2 * self.transient + 1}")
         if "memory" in self.analyses and self.max_lag >= steps:
             raise OptionError(f"max_lag ({self.max_lag}) must be below the trajectory length "
                               f"steps={steps}; allowed: max_lag <= {steps - 1}")

@@ -16,6 +16,11 @@ from typing import Callable, NamedTuple
 __all__ = ["ANALYSES", "Analysis"]
 
 
+_CLV_BYTES = 2**26  # covariant Lyapunov vectors kept per results file (64 MiB)
+_CLV_R_BYTES = 2**28  # R factors of the backward pass kept in memory (256 MiB)
+_CLV_MIN_WINDOW = 200  # steps between the transients, at least
+
+
 class Analysis(NamedTuple):
     function: Callable  # (system, inputs, options) -> xarray.Dataset
     description: str
@@ -68,6 +73,24 @@ def _transient_growth(system, inputs, options):
                             seed=options.seed)  # ln||J_k...J_1|| along the trajectories
 
 
+def _clv(system, inputs, options):
+    from ..lyapunov.covariant import covariant_lyapunov_vectors
+
+    # forward and backward transients of --transient steps; up to 100 times in between, fewer when
+    # the vectors (trajectory x time x state x n_exponents, float64) would pass 64 MiB
+    # the window between the transients is cut so that its R factors (k x k per trajectory and
+    # step) stay in memory: a 20 000-step demo run would otherwise write gigabytes to disk
+    S = system.state_size
+    k = options.n_exponents or S
+    B, T = inputs.shape[0], inputs.shape[1]
+    window = min(T - 2 * options.transient, max(_CLV_MIN_WINDOW, _CLV_R_BYTES // (8 * B * k * k)))
+    inputs = inputs[:, : window + 2 * options.transient]
+    window += 1
+    n_times = max(1, min(100, window, _CLV_BYTES // (8 * inputs.shape[0] * S * k)))
+    return covariant_lyapunov_vectors(system, inputs, n_vectors=k, transient=options.transient, n_times=n_times,
+                                      seed=options.seed, dtype=options.dtype)
+
+
 def _memory(system, inputs, options):
     from ..memory.combined import memory_analysis
 
@@ -91,4 +114,8 @@ ANALYSES: dict[str, Analysis] = {
     "transient_growth": Analysis(_transient_growth, "||W^k||_2 of the recurrent matrix up to --max-lag powers "
                                  "with its peak and the Kreiss bounds; ln||J_k...J_1||_2 along the driven "
                                  "trajectories for cells without one"),
+    "clv": Analysis(_clv, "covariant Lyapunov vectors (Ginelli) at up to 100 times (64 MiB of vectors at "
+                    "most) between the forward and backward transients (--transient each), over the first "
+                    "steps whose R factors fit in 256 MiB (at least 200 between the transients): angle between "
+                    "unstable and stable subspaces, participation ratios"),
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import clv as _clv
 from . import fixed_points as _fixed_points
 from . import jacobian as _jacobian
 from . import lyapunov as _lyapunov
@@ -17,6 +18,7 @@ from . import nonnormality as _nonnormality
 from . import pseudospectra as _pseudospectra
 from . import transient as _transient
 from ._common import check_folder, refuse_existing, save, targets
+from .clv import plot_clv as plot_clv
 from .fixed_points import plot_fixed_points as plot_fixed_points
 from .jacobian import plot_jacobian as plot_jacobian
 from .lyapunov import plot_lyapunov as plot_lyapunov
@@ -26,7 +28,7 @@ from .pseudospectra import plot_pseudospectra as plot_pseudospectra
 from .transient import plot_transient_growth as plot_transient_growth
 
 __all__ = ["PLOTTERS", "plot_results", "plot_fixed_points", "plot_jacobian", "plot_lyapunov",
-           "plot_memory", "plot_nonnormality", "plot_pseudospectra", "plot_transient_growth"]
+           "plot_memory", "plot_nonnormality", "plot_pseudospectra", "plot_transient_growth", "plot_clv"]
 
 PLOTTERS = {
     "lyapunov": plot_lyapunov,
@@ -39,13 +41,14 @@ PLOTTERS = {
     "fisher_memory": plot_memory,
     "pseudospectra": plot_pseudospectra,
     "transient_growth": plot_transient_growth,
+    "clv": plot_clv,
 }
 
 # the figure lists behind the built-in plotters: names known before anything is drawn
 _FIGURES = {plot_lyapunov: _lyapunov.figures, plot_jacobian: _jacobian.figures,
             plot_fixed_points: _fixed_points.figures, plot_nonnormality: _nonnormality.figures,
             plot_memory: _memory.figures, plot_pseudospectra: _pseudospectra.figures,
-            plot_transient_growth: _transient.figures}
+            plot_transient_growth: _transient.figures, plot_clv: _clv.figures}
 
 
 def plot_results(path, out_dir, *, overwrite: bool = False) -> list[Path]:

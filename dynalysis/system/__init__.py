@@ -6,8 +6,9 @@
 `dynalysis.testing.check_system` checks the contract.
 """
 from ._base import System as System
+from ._base import differentiable_tangents as differentiable_tangents
 from ._base import jacobian_reverse as jacobian_reverse
 from ._map import MapSystem as MapSystem
 from ._module import ModuleSystem as ModuleSystem
 
-__all__ = ["System", "MapSystem", "ModuleSystem", "jacobian_reverse"]
+__all__ = ["System", "MapSystem", "ModuleSystem", "jacobian_reverse", "differentiable_tangents"]

@@ -15,15 +15,17 @@ Convention (docs/science.md): ``J[i, j] = ∂h_t[i] / ∂h_{t-1}[j]`` (row = out
 from __future__ import annotations
 
 import abc
+import contextlib
+import contextvars
 import warnings
-from typing import Callable
+from typing import Callable, Iterator
 
 import torch
 from torch import Tensor
 
 from ..errors import DynalysisError, StepMapError
 
-__all__ = ["System", "jacobian_reverse"]
+__all__ = ["System", "jacobian_reverse", "differentiable_tangents"]
 
 _REVERSE_MODE_MAX_STATE = 64  # default J·Q: reverse-mode full J up to this size, JVPs beyond
 
@@ -91,6 +93,22 @@ def _depends_on_state(step, state: Tensor, x: Tensor, label: str) -> bool:
             return False
         (grad,) = torch.autograd.grad(out.sum(), h, allow_unused=True)
     return grad is not None
+
+
+_DIFFERENTIABLE = contextvars.ContextVar("dynalysis_differentiable_tangents", default=False)
+
+
+@contextlib.contextmanager
+def differentiable_tangents() -> Iterator[None]:
+    """Inside this context the default `System.tangent_step` keeps the autograd graph to the
+    state and to every tensor the step reads (forward-mode JVPs for every state size), so
+    ``J·Q`` can be backpropagated; `dynalysis.lyapunov_exponents` runs in it. Outside, the
+    small-state default is a detached reverse-mode Jacobian (faster, no graph)."""
+    token = _DIFFERENTIABLE.set(True)
+    try:
+        yield
+    finally:
+        _DIFFERENTIABLE.reset(token)
 
 
 def _jvp_columns(step, state: Tensor, x: Tensor, tangents: Tensor) -> tuple[Tensor, Tensor]:
@@ -220,10 +238,11 @@ class System(abc.ABC):
         forward-mode JVP per column, all columns in one `torch.func.vmap` call, so ``J`` is
         never formed (``2 S² k`` flops for a dense layer). For ``state_size <= 64`` the
         per-call overhead of torch.func (~1 ms) dominates, so it forms ``J`` by one batched
-        reverse-mode pass instead (`jacobian_reverse`) and multiplies. Rows of the batch must
-        be independent trajectories, as the step-map contract says.
+        reverse-mode pass instead (`jacobian_reverse`) and multiplies, except inside
+        `differentiable_tangents`, where forward mode keeps the graph for every size. Rows of
+        the batch must be independent trajectories, as the step-map contract says.
         """
-        if self.state_size <= _REVERSE_MODE_MAX_STATE:
+        if self.state_size <= _REVERSE_MODE_MAX_STATE and not _DIFFERENTIABLE.get():
             nxt, J = jacobian_reverse(self.step, state, x, label=self.label)
             return nxt, torch.matmul(J, tangents)
         if not self._state_dependence_checked:  # forward mode would silently give J Q = 0

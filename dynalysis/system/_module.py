@@ -27,11 +27,18 @@ class ModuleSystem(System):
     graph is ever built through them. `to` converts a private copy when the dtype or device
     changes. `recurrent_matrix` and `gate_matrices` return detached tensors.
 
+    With ``live=True`` the step map computes with ``net`` itself instead: its parameters
+    keep ``requires_grad`` and its training mode, so a loss built from the step map (e.g.
+    `dynalysis.lyapunov_exponents` for gradient flossing) backpropagates into the network's
+    weights. Use it for training-time regularisers only; analyses want the frozen view.
+
     Parameters
     ----------
     net : RecurrentNet
     metadata : dict, optional
         Provenance (checkpoint path, model record) copied into results.
+    live : bool, default False
+        Compute with the network's own parameters (gradients kept) rather than a frozen view.
 
     Examples
     --------
@@ -42,7 +49,7 @@ class ModuleSystem(System):
     (True, True, 'R + eps*W (the Jacobian at zero pre-activation)')
     """
 
-    def __init__(self, net: torch.nn.Module, metadata: dict | None = None):
+    def __init__(self, net: torch.nn.Module, metadata: dict | None = None, *, live: bool = False):
         from ..models import RecurrentNet
 
         if not isinstance(net, RecurrentNet):
@@ -50,7 +57,8 @@ class ModuleSystem(System):
                                  f"{type(net).__name__}; use dynalysis.from_module for other "
                                  "torch modules")
         self.net = net
-        self._net = frozen_view(net)
+        self.live = bool(live)
+        self._net = net if self.live else frozen_view(net)
         self.state_size = int(net.state_size)
         self.input_size = int(net.input_size)
         self.output_size = int(net.output_size)
@@ -81,10 +89,11 @@ class ModuleSystem(System):
     def recurrent_matrix(self) -> Tensor | None:
         if not self.has_recurrent_matrix:
             return None
-        return self._net.recurrent_matrix()
+        matrix = self._net.recurrent_matrix()
+        return matrix.detach() if self.live and matrix is not None else matrix
 
     def gate_matrices(self) -> dict[str, Tensor]:
-        return dict(self._net.gate_matrices())
+        return {k: v.detach() for k, v in self._net.gate_matrices().items()}
 
     def to(self, *, dtype=None, device=None):
         p = self._reference_tensor()
