@@ -328,3 +328,14 @@ def test_auto_method_is_a_deterministic_cost_model_and_recorded(make, B, expecte
     assert ds.attrs["lyapunov_method_reason"]
     np.testing.assert_allclose(ds.exponent.values, other.exponent.values, atol=1e-11)
 
+
+
+def test_the_method_record_survives_a_results_file(tmp_path):
+    system = henon()
+    ds = dynalysis.lyapunov_spectrum(system, dynalysis.zero_inputs(system, 2, 50), transient=5,
+                                     initial_state=torch.tensor([0.1, 0.1]))
+    assert ds.attrs["lyapunov_method_reason"].isascii()  # plain characters in NetCDF
+    dynalysis.save_results({"lyapunov": ds}, tmp_path / "r.nc")
+    back = dynalysis.open_results(tmp_path / "r.nc", group="lyapunov")
+    assert back.attrs["lyapunov_method"] == "jacobian"
+    assert back.attrs["lyapunov_method_reason"] == ds.attrs["lyapunov_method_reason"]

@@ -92,7 +92,7 @@ def choose_method(system, *, batch: int, n_exponents: int, steps: int, dtype,
     """``(method, reason)``: the path ``method="auto"`` takes for this system and run shape."""
     S, k, B = system.state_size, n_exponents, batch
     if not getattr(system, "analytic_tangent", False) and S <= REVERSE_MODE_MAX_STATE:
-        return "jacobian", (f"state size {S} <= {REVERSE_MODE_MAX_STATE} without an analytic J·Q: J "
+        return "jacobian", (f"state size {S} <= {REVERSE_MODE_MAX_STATE} without an analytic J*Q: J "
                             "is formed by reverse mode either way; chunked over time it takes fewer calls")
     kind = torch.device(device).type if device is not None else "cpu"
     o, o_func, F, E = COST_CONSTANTS.get(kind, COST_CONSTANTS["cpu"])
