@@ -5,9 +5,12 @@
     python benchmarks/run.py --quick    # smaller sizes, < 1 min: a smoke test of every row
 
 Sections: Lyapunov spectra (WCRNN and Elman N = 256 against the full-Jacobian baseline and
-lyapynov, roofline; LSTM and GRU N = 128 through torch.func), speed options, training
-throughput against torch's fused nn.RNN, start-up time, and peak memory against the number
-of steps. Every comparison runs side by side in this one process (interleaved where
+lyapynov, roofline; LSTM and GRU N = 128 through torch.func), speed options, the engine's
+``method="auto"`` against each path (MapSystems 2–1024, from_module adapters, every cell;
+`benchmarks/_method_bench.py`), training throughput against torch's fused nn.RNN, start-up
+time, peak memory of every verb against the number of steps, the memory-capacity path
+against N, and the fixed-points row (`benchmarks/fixed_points_bench.py`, where present).
+Scaling figure: `benchmarks/scaling.py`; GPU: `benchmarks/device_check.py`. Every comparison runs side by side in this one process (interleaved where
 repeated); ratios are baseline / ours unless the row says otherwise. Timings use torch's
 default thread count (printed); the machine may be shared, so the load average is printed too.
 """
@@ -91,23 +94,67 @@ def startup(quick: bool) -> list[Row]:
 
 
 def memory(quick: bool) -> list[Row]:
+    """Peak memory added by each verb at T and 10 T steps, each in a fresh process (VmHWM)."""
+    from benchmarks._memory_probe import VERBS
+
     rows = []
-    steps = (300, 3000) if quick else (1000, 10000)
-    for cell, N, k, method in (("wcrnn", 128, 16, "tangent"), ("wcrnn", 32, 32, "jacobian")):
+    steps = (1000, 5000) if quick else (1000, 10000)
+    for verb in VERBS:
         peak = {}
         for T in steps:
-            out = subprocess.run([sys.executable, "-m", "benchmarks._memory_probe", cell, str(N),
-                                  str(k), str(T), method], cwd=ROOT, capture_output=True,
-                                 text=True, check=True, env=_env()).stdout
-            r = json.loads(out.strip().splitlines()[-1])
-            peak[T] = (r["after_kib"] - r["before_kib"]) / 1024
+            out = subprocess.run([sys.executable, "-m", "benchmarks._memory_probe", verb, str(T)],
+                                 cwd=ROOT, capture_output=True, text=True, check=True, env=_env()).stdout
+            peak[T] = json.loads(out.strip().splitlines()[-1])["added_mib"]
         a, b = steps
-        rows.append(Row("Memory", f"{cell} N={N}, k={k}, method={method}: {a} vs {b} steps",
+        flat = peak[b] <= 2 * peak[a] + 2.0  # allocator noise ~2 MiB; O(T) state would be ×(b/a)
+        rows.append(Row("Memory", f"{verb}, WCRNN N=64, 4 trajectories: {a} vs {b} steps",
                         f"{a} steps: +{peak[a]:.1f} MiB", f"{b} steps: +{peak[b]:.1f} MiB", None,
-                        "no growth with steps", peak[b] <= peak[a] + 1.0,
-                        "peak RSS added by the call (ru_maxrss), after a warm-up call; "
-                        "inputs (4×T×1 float64) allocated before"))
+                        "≤ 2× + 2 MiB", flat,
+                        "peak added by the call: VmHWM in a fresh process, high-water mark reset "
+                        "after a warm-up call and the inputs (benchmarks/_memory_probe.py)"))
     return rows
+
+
+def memory_capacity_path(quick: bool) -> list[Row]:
+    """Time of `memory_capacity` (drive, states, least-squares/ridge readouts) against N."""
+    import numpy as np
+
+    import dynalysis
+    from benchmarks._lyapunov_bench import make_system
+    from benchmarks._timing import fastest
+
+    Ns = (32, 64, 128) if quick else (32, 64, 128, 256, 512)
+    steps = 2000 if quick else 4000
+    systems = {N: make_system("wcrnn", N)[1] for N in Ns}
+    t = fastest({N: (lambda N=N: dynalysis.memory_capacity(systems[N], max_lag=50, steps=steps, seed=0,
+                                                           ridge=1e-6)) for N in Ns}, repeats=2,
+                clock=time.process_time)  # CPU time of this process: robust to a shared machine
+    slope = float(np.polyfit(np.log(Ns[-3:]), np.log([t[N] for N in Ns[-3:]]), 1)[0])
+    return [Row("Memory capacity", f"memory_capacity, WCRNN N={N}, {steps} steps, 50 lags, ridge 1e-6",
+                "", fmt_time(t[N]), None, "info", None,
+                f"time against N: fitted slope {slope:.2f} over the largest three (states O(T N²) to "
+                f"simulate, the ridge solve O(T N²) by SVD)" if N == Ns[-1] else "")
+            for N in Ns]
+
+
+def fixed_points(quick: bool) -> list[Row]:
+    """The fixed-points row lives in benchmarks/fixed_points_bench.py (another issue's file)."""
+    try:
+        from benchmarks import fixed_points_bench
+    except ImportError:
+        fixed_points_bench = None
+    rows = getattr(fixed_points_bench, "rows", None)
+    if rows is None:
+        return [Row("Fixed points", "find_fixed_points", "", "", None, "info", None,
+                    "benchmarks/fixed_points_bench.py (with rows(quick)) is not on this branch yet: "
+                    "row left for it")]
+    return rows(quick)
+
+
+def lyapunov_method(quick: bool) -> list[Row]:
+    from benchmarks._method_bench import rows as method_rows
+
+    return method_rows(quick)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -118,10 +165,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None,
                    help="torch.set_num_threads(N) first (default: torch's default)")
     p.add_argument("--only", nargs="*", default=None,
-                   choices=["lyapunov", "training", "startup", "memory"],
+                   choices=["lyapunov", "method", "training", "startup", "memory", "capacity",
+                            "fixed_points"],
                    help="run only these sections")
     args = p.parse_args(argv)
-    sections = args.only or ["lyapunov", "training", "startup", "memory"]
+    sections = args.only or ["lyapunov", "method", "training", "startup", "memory", "capacity",
+                             "fixed_points"]
     if args.threads:
         torch.set_num_threads(args.threads)
     env = environment()
@@ -132,12 +181,18 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[Row] = []
     if "lyapunov" in sections:
         rows += lyapunov(args.quick)
+    if "method" in sections:
+        rows += lyapunov_method(args.quick)
     if "training" in sections:
         rows += training(quick=args.quick, with_compile=args.with_compile)
     if "startup" in sections:
         rows += startup(args.quick)
     if "memory" in sections:
         rows += memory(args.quick)
+    if "capacity" in sections:
+        rows += memory_capacity_path(args.quick)
+    if "fixed_points" in sections:
+        rows += fixed_points(args.quick)
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"- load average at end: {load}; total {time.perf_counter() - t0:.0f} s; "
           f"float64 analyses, float32 training, torch threads {torch.get_num_threads()}\n")

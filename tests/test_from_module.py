@@ -406,7 +406,9 @@ def test_a_dynalysis_network_is_a_module_system():
 
 
 # --- CUDA (the device check runs these) -------------------------------------------------------------------
-cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def cuda(test):
+    """Marked ``cuda`` (run by benchmarks/device_check.py) and skipped without a GPU."""
+    return pytest.mark.cuda(pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")(test))
 
 
 @cuda

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -270,3 +271,71 @@ def test_reortho_every_rejects_other_values(value):
     with pytest.raises(OptionError, match="reortho_every"):
         dynalysis.lyapunov_spectrum(system, dynalysis.zero_inputs(system, 1, 20), transient=2,
                                     reortho_every=value)
+
+
+def test_forward_mode_through_a_kernel_without_a_forward_derivative_falls_back_and_says_so():
+    """cuDNN's RNN kernels raise "Trying to use forward AD with _cudnn_rnn that does not support
+    it"; the J·Q then comes from the unfused kernels (cuDNN off), with a warning. Simulated
+    here by a step that fails that way while cuDNN is enabled (runs on any device)."""
+    from dynalysis.system._base import _jvp_columns
+
+    W = torch.randn(70, 70, generator=torch.Generator().manual_seed(0), dtype=F64) / 9
+
+    def step(h, x):
+        if torch.backends.cudnn.enabled:
+            raise RuntimeError("Trying to use forward AD with _cudnn_rnn that does not support it "
+                               "because it has not been implemented yet.")
+        return torch.tanh(h @ W.T)
+
+    h = torch.randn(2, 70, dtype=F64)
+    Q = torch.randn(2, 70, 3, dtype=F64)
+    with pytest.warns(RuntimeWarning, match="cuDNN"):
+        nxt, JQ = _jvp_columns(step, h, torch.zeros(2, 0, dtype=F64), Q)
+    J = (1 - torch.tanh(h @ W.T) ** 2)[:, :, None] * W
+    torch.testing.assert_close(JQ, J @ Q)
+    assert torch.backends.cudnn.enabled  # switched off only for the call
+
+
+# --- method="auto": the cost model ------------------------------------------------------------
+def _esn(N, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    W = torch.randn(N, N, generator=g, dtype=F64) * (0.9 / math.sqrt(N))
+    return MapSystem(lambda h, x, p: torch.tanh(h @ p["W"].T + x), N, 1, parameters={"W": W}, name=f"esn{N}")
+
+
+@pytest.mark.parametrize("make, B, expected", [
+    (henon, 4, "jacobian"),                       # autodiff, S <= 64: J by reverse mode either way
+    (lambda: _esn(100), 1, "jacobian"),           # the issue's 100-unit ESN: J is cheap for one trajectory
+    (lambda: _esn(512), 4, "tangent"),            # forming J (S columns) costs more than the saved call
+    (lambda: wcrnn(N=128), 4, "tangent"),         # analytic J·Q: one product per step
+], ids=["henon", "esn100", "esn512", "wcrnn128"])
+def test_auto_method_is_a_deterministic_cost_model_and_recorded(make, B, expected):
+    from dynalysis.lyapunov.method import choose_method
+
+    system = make()
+    k = system.state_size
+    first = choose_method(system.to(dtype=F64), batch=B, n_exponents=k, steps=50, dtype=F64, device="cpu")
+    again = choose_method(system.to(dtype=F64), batch=B, n_exponents=k, steps=50, dtype=F64, device="cpu")
+    assert first == again and first[0] == expected  # counted, not timed: the same every time
+    x = drive(B, 12) if system.input_size else dynalysis.zero_inputs(system, B, 12)
+    h0 = torch.full((B, system.state_size), 0.1, dtype=F64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a 12-step run has not converged, and says so
+        ds = dynalysis.lyapunov_spectrum(system, x, transient=2, initial_state=h0)
+        other = dynalysis.lyapunov_spectrum(system, x, transient=2, initial_state=h0,
+                                            method="tangent" if expected == "jacobian" else "jacobian")
+    assert ds.attrs["lyapunov_method"] == expected and json.loads(ds.attrs["options"])["method"] == expected
+    assert ds.attrs["lyapunov_method_reason"]
+    np.testing.assert_allclose(ds.exponent.values, other.exponent.values, atol=1e-11)
+
+
+
+def test_the_method_record_survives_a_results_file(tmp_path):
+    system = henon()
+    ds = dynalysis.lyapunov_spectrum(system, dynalysis.zero_inputs(system, 2, 50), transient=5,
+                                     initial_state=torch.tensor([0.1, 0.1]))
+    assert ds.attrs["lyapunov_method_reason"].isascii()  # plain characters in NetCDF
+    dynalysis.save_results({"lyapunov": ds}, tmp_path / "r.nc")
+    back = dynalysis.open_results(tmp_path / "r.nc", group="lyapunov")
+    assert back.attrs["lyapunov_method"] == "jacobian"
+    assert back.attrs["lyapunov_method_reason"] == ds.attrs["lyapunov_method_reason"]

@@ -13,13 +13,16 @@ import torch
 
 from .confidence import BlockSums
 
-__all__ = ["initial_frame", "auto_log_condition", "LogRAccumulator", "Frame", "run_tangent", "run_jacobian"]
+__all__ = ["initial_frame", "auto_log_condition", "LogRAccumulator", "Frame", "run_tangent", "run_jacobian",
+           "jacobian_chunk"]
 
-_CHUNK_ELEMENTS = 2**21  # Jacobian chunk of at most 16 MiB in float64
+_CHUNK_ELEMENTS = 2**18  # Jacobian chunk of at most 2 MiB in float64 (cache-sized: 16 MiB chunks
+#                         ran up to 2x slower per step, memory-bound, benchmarks/_method_bench.py)
 _MAX_CHUNK = 1024  # steps per chunk
 _FLUSH = 64  # QR steps between folds of the diag-R buffer into the running sums
 _GEQRF_MIN_STATE = 32  # from here geqrf + householder_product beats linalg.qr (5-12 % at 256)
 _AUTO_MAX_EVERY = 16  # longest block of the "auto" schedule (the J·Q products dominate beyond)
+_AUTO_MAX_EPS = 1e-15  # "auto" skips QRs only at float64 precision (or finer)
 
 
 def auto_log_condition(dtype) -> float:
@@ -108,6 +111,12 @@ class Frame:
         # "auto": aim at half the allowed ln κ per block, so a block whose local expansion
         # rates are twice those of the previous one still stays within it
         self.aim = 0.5 * auto_log_condition(Q.dtype)
+        # the largest per-step share of the budget seen so far: blocks are sized for the worst
+        # stretch met, not the last one (Hénon's intermittent folds reached ln κ = 26 otherwise)
+        self.worst = 0.0
+        # float32 and below: every step (skipping QRs there lost the negative tail of a
+        # non-normal chain at block conditions the spread of diag R cannot see)
+        self.skips = torch.finfo(Q.dtype).eps <= _AUTO_MAX_EPS
         self.overflow = 0.25 * math.log(torch.finfo(Q.dtype).max)  # |ln| growth of a block
 
     def update(self, t: int, Z) -> None:
@@ -143,7 +152,11 @@ class Frame:
         if rate.numel() == 0:  # every trajectory diverged: nothing to learn from
             self.every = 1
             return
-        r = float(rate.max()) / block  # fraction of the budget one step uses
+        self.worst = max(self.worst, float(rate.max()) / block)  # budget share of one step
+        r = self.worst
+        if not self.skips:
+            self.every = 1
+            return
         self.every = _AUTO_MAX_EVERY if r * _AUTO_MAX_EVERY <= 1.0 else max(1, int(1.0 / r))
 
 
@@ -157,11 +170,16 @@ def run_tangent(sys_, h, x, frame: Frame, bar):
     return h
 
 
+def jacobian_chunk(B: int, S: int, T: int) -> int:
+    """Steps whose Jacobians `run_jacobian` evaluates in one call."""
+    return max(1, min(T, _MAX_CHUNK, _CHUNK_ELEMENTS // (B * S * S)))
+
+
 def run_jacobian(sys_, h, x, frame: Frame, bar):
     """States of a chunk by ``system.step``, their Jacobians in one call, then ``Z = J_t Q``."""
     B, T, d = x.shape
     S = sys_.state_size
-    chunk = max(1, min(T, _MAX_CHUNK, _CHUNK_ELEMENTS // (B * S * S)))
+    chunk = jacobian_chunk(B, S, T)
     before = torch.empty(chunk, B, S, dtype=h.dtype, device=h.device)  # h_{t-1} of each step
     for start in range(0, T, chunk):
         xs = x[:, start:start + chunk].transpose(0, 1)  # (c, B, d)

@@ -15,14 +15,15 @@ convergence trace (at most ``trace_points + 1`` rows) is kept. Apart from the ad
 ``reortho_every="auto"`` schedule (one per QR), nothing in the time loop synchronises with the
 host (no ``.item()``/``.cpu()``). The engine lives in `dynalysis.lyapunov.qr`.
 
-Two ways to get ``J_t Q``, picked by ``method="auto"``:
+Two ways to get ``J_t Q``, picked by ``method="auto"`` (a cost model,
+`dynalysis.lyapunov.method`):
 
-* ``"tangent"`` (large state): ``system.tangent_step`` per step, the analytic J·Q of a cell
-  or forward-mode ``torch.func.jvp`` + ``vmap``; the Jacobian is never formed.
-* ``"jacobian"`` (state size ≤ 64): run ``system.step`` over a chunk of steps, evaluate all
-  the chunk's Jacobians in *one* batched ``system.jacobian`` call, then ``Z = J_t Q`` per step.
-  For small maps the per-step cost of automatic differentiation (~1–2 ms in torch.func) is
-  what dominates; batching it over time removes it (the Hénon example: 12 s → 0.3 s).
+* ``"tangent"``: ``system.tangent_step`` per step, the analytic J·Q of a cell or forward-mode
+  ``torch.func.jvp`` + ``vmap``; the Jacobian is never formed.
+* ``"jacobian"``: run ``system.step`` over a chunk of steps, evaluate all the chunk's
+  Jacobians in *one* batched ``system.jacobian`` call, then ``Z = J_t Q`` per step. For small
+  generic maps the per-step cost of automatic differentiation (~1–2 ms in torch.func) is what
+  dominates; batching it over time removes it (the Hénon example: 12 s → 0.3 s).
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ from .._core.options import (check_fraction, check_option, check_positive_float,
 from .._core.result import Schema, Var, build_result
 from ..errors import NumericalReliabilityWarning, OptionError
 from .confidence import bootstrap_interval, converged, trace_drift
+from .method import choose_method
 from .qr import Frame, LogRAccumulator, run_jacobian, run_tangent
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,7 +51,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["lyapunov_spectrum", "kaplan_yorke_dimension", "LYAPUNOV_METHODS", "SCHEMA"]
 
 LYAPUNOV_METHODS = ("auto", "tangent", "jacobian")
-_JACOBIAN_MAX_STATE = 64  # "auto": chunked Jacobians up to this state size, J·Q beyond
 
 
 def kaplan_yorke_dimension(exponents, *, state_size: int | None = None) -> float:
@@ -102,11 +103,17 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
         round-off while the ``k``-step product stays well conditioned, i.e. while
         ``k (λ_1 − λ_min) ≲ 15`` (relative round-off ``u·e^{k(λ_1−λ_min)}``, ``u`` the
         unit round-off of ``dtype``); beyond that the negative tail is lost first.
-        ``"auto"`` picks ``k`` (1 to 16) after every QR from the spread of the last block's
-        ``ln|R_ii|``, so that a block's condition stays near ``u^{-1/4}`` and below
-        ``u^{-1/2}`` (round-off ``≤ √u`` per block): large steps for near-isometric maps
-        (rotational WCRNNs), every step for strongly contracting ones. The largest block
-        condition reached is reported (``max_log_condition``) in every mode.
+        ``"auto"`` picks ``k`` (1 to 16) after every QR from the largest per-step spread of
+        ``ln|R_ii|`` met so far (not just the last block's: intermittent stretching, as in the
+        Hénon map, would otherwise overshoot), so that a block's condition stays near
+        ``u^{-1/4}`` and below ``u^{-1/2}`` (round-off ``≤ √u`` per block): large steps for
+        near-isometric maps (rotational WCRNNs), every step for strongly contracting ones,
+        and every step in float32 (whose round-off a block's ``diag R`` cannot bound for
+        non-normal maps). The largest block condition reached is reported
+        (``max_log_condition``) in every mode. The exponents agree with every-step QR to
+        ``≤ 1e-10`` on every reference case (``benchmarks/reortho_auto_check.py``); the
+        confidence intervals and the convergence trace are sampled at the QR steps, so they
+        differ slightly (which is why ``1`` stays the default).
     initial_state : Tensor, optional
         ``(state_size,)`` or ``(trajectory, state_size)``; the system's initial state if None.
     seed : int, default 0
@@ -122,8 +129,12 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
     method : {"auto", "tangent", "jacobian"}, default "auto"
         How ``J_t Q`` is obtained: ``"tangent"`` calls ``system.tangent_step`` every step
         (``J`` never formed); ``"jacobian"`` evaluates the Jacobians of a chunk of steps in
-        one batched ``system.jacobian`` call and multiplies. ``"auto"``: ``"jacobian"`` for
-        ``state_size <= 64``, else ``"tangent"``. Both give the same result to round-off.
+        one batched ``system.jacobian`` call and multiplies. ``"auto"`` picks the faster by a
+        deterministic cost model (`dynalysis.lyapunov.method`): ``"tangent"`` for an analytic
+        J·Q, ``"jacobian"`` for automatic differentiation up to 64 states and beyond while
+        forming ``J`` costs less than the forward-mode call it saves. Both give the same
+        result to round-off; the path taken is the attribute ``lyapunov_method`` (with
+        ``lyapunov_method_reason``) and ``method`` in ``options``.
     confidence : float, default 0.95
         Coverage of the confidence interval ``exponent_ci_low .. exponent_ci_high``.
     ci_tol : float, default 0.05
@@ -204,12 +215,14 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
     ci_tol = check_positive_float("ci_tol", ci_tol)
     if isinstance(ci_atol, bool) or not isinstance(ci_atol, (int, float)) or not np.isfinite(ci_atol) or ci_atol < 0:
         raise OptionError(f"ci_atol must be a number >= 0, got {ci_atol!r}")
-    if method == "auto":
-        method = "jacobian" if S <= _JACOBIAN_MAX_STATE else "tangent"
     x = as_inputs(system, inputs, dtype=dtype, device=device, min_steps=transient + 1,
                   needed_for=f"transient={transient} + 1")
     B, T, _ = x.shape
     sys_ = system.to(dtype=dtype, device=device)
+    reason = f"method={method!r} given"
+    if method == "auto":
+        method, reason = choose_method(sys_, batch=B, n_exponents=k, steps=T, dtype=dtype,
+                                       device=x.device)
     h = as_initial_state(sys_, initial_state, B, dtype=dtype, device=x.device)
 
     # one draw per column, so column j does not depend on k: the k leading columns evolve
@@ -236,7 +249,7 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
                    seed=int(seed), dtype=dtype, steps=T, trajectories=B, method=method,
                    initial_state="given" if initial_state is not None else "system",
                    confidence=confidence, ci_tol=ci_tol, ci_atol=float(ci_atol))
-    return _to_dataset(system, acc, h, options)
+    return _to_dataset(system, acc, h, options, method_reason=reason)
 
 
 SCHEMA = Schema("lyapunov", description="Lyapunov spectrum (QR method) along the driven trajectories", variables={
@@ -272,7 +285,7 @@ SCHEMA = Schema("lyapunov", description="Lyapunov spectrum (QR method) along the
 })
 
 
-def _to_dataset(system, acc: LogRAccumulator, h, options: dict):
+def _to_dataset(system, acc: LogRAccumulator, h, options: dict, method_reason: str = ""):
     """Sort, flag diverged trajectories, average, attach confidence, and label everything."""
     B, k = acc.log_sum.shape
     raw = (acc.log_sum / acc.n_avg).cpu().numpy()
@@ -315,4 +328,6 @@ def _to_dataset(system, acc: LogRAccumulator, h, options: dict):
     }
     coords = {"exponent_index": np.arange(k), "trajectory": np.arange(B), "step": np.asarray(acc.trace_steps)}
     return build_result(SCHEMA, data, coords, system=system, options=options,
-                        attrs={"units_note": f"exponents in nats (natural log) per {unit}"})
+                        attrs={"units_note": f"exponents in nats (natural log) per {unit}",
+                               "lyapunov_method": options["method"],
+                               "lyapunov_method_reason": method_reason})

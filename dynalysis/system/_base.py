@@ -17,6 +17,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import contextvars
+import warnings
 from typing import Callable, Iterator
 
 import torch
@@ -111,12 +112,26 @@ def differentiable_tangents() -> Iterator[None]:
 
 
 def _jvp_columns(step, state: Tensor, x: Tensor, tangents: Tensor) -> tuple[Tensor, Tensor]:
-    """``(step(state, x), J·tangents)``: forward-mode JVPs of all columns in one vmap call."""
+    """``(step(state, x), J·tangents)``: forward-mode JVPs of all columns in one vmap call.
+
+    A fused cuDNN kernel (an ``nn.LSTM`` inside a user's step, on a GPU) has no forward-mode
+    derivative; then the columns are pushed through torch's unfused kernels instead (cuDNN
+    switched off for this call), with a `RuntimeWarning` that says so."""
 
     def column(v):
         return torch.func.jvp(lambda h: step(h, x), (state,), (v,))
 
-    return torch.func.vmap(column, in_dims=2, out_dims=(None, 2))(tangents)
+    try:
+        return torch.func.vmap(column, in_dims=2, out_dims=(None, 2))(tangents)
+    except (RuntimeError, NotImplementedError) as error:
+        text = str(error)
+        if not (torch.backends.cudnn.enabled and "forward AD" in text and "cudnn" in text.lower()):
+            raise
+    warnings.warn("J·Q by forward-mode AD: a cuDNN kernel in the step has no forward-mode derivative "
+                  "(cuDNN does not implement it); running the step's unfused torch kernels instead "
+                  "(cuDNN off for these calls; slower, same result)", RuntimeWarning, stacklevel=4)
+    with torch.backends.cudnn.flags(enabled=False):
+        return torch.func.vmap(column, in_dims=2, out_dims=(None, 2))(tangents)
 
 
 class System(abc.ABC):
