@@ -32,6 +32,7 @@ from .._core.options import check_option, check_positive_int, resolve_dtype
 from .._core.result import Schema, Var, build_result
 from ..errors import OptionError
 from ._rstore import RStore
+from .method import choose_method
 from .qr import Frame, LogRAccumulator, run_jacobian, run_tangent
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -42,7 +43,6 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["covariant_lyapunov_vectors", "SCHEMA", "subspace_angle", "participation_ratio"]
 
 CLV_METHODS = ("auto", "tangent", "jacobian")
-_JACOBIAN_MAX_STATE = 64  # "auto" as in lyapunov_spectrum: batched Jacobians for small maps
 
 
 def subspace_angle(C, m: int):
@@ -175,8 +175,6 @@ def covariant_lyapunov_vectors(system: System, inputs, *, n_vectors: int | None 
         n_unstable = check_positive_int("n_unstable", n_unstable, minimum=0, maximum=k)
     max_memory = check_positive_int("max_memory", max_memory, minimum=0)
     check_option("method", method, CLV_METHODS)
-    if method == "auto":
-        method = "jacobian" if S <= _JACOBIAN_MAX_STATE else "tangent"
     x = as_inputs(system, inputs, dtype=dtype, device=device, min_steps=transient + back + 1,
                   needed_for=f"transient={transient} + backward_transient={back} + 1")
     B, T, _ = x.shape
@@ -187,6 +185,8 @@ def covariant_lyapunov_vectors(system: System, inputs, *, n_vectors: int | None 
         raise OptionError(f"n_times={n_times} exceeds the {window} times of the valid window "
                           f"{transient}..{T - back}; allowed: n_times <= {window}")
     sys_ = system.to(dtype=dtype, device=device)
+    if method == "auto":  # the same cost model as lyapunov_spectrum
+        method, _ = choose_method(sys_, batch=B, n_exponents=k, steps=T, dtype=dtype, device=x.device)
     h = as_initial_state(sys_, initial_state, B, dtype=dtype, device=x.device)
     times = np.round(np.linspace(transient, T - back, n_times)).astype(int)
     row = {int(t): i for i, t in enumerate(times)}
