@@ -143,3 +143,47 @@ def test_a_frame_that_loses_rank_is_a_one_line_error():
     assert "\n" not in str(info.value)
     lam = dynalysis.lyapunov_exponents(system, dynalysis.zero_inputs(system, 2, 10), n_exponents=1, transient=1)
     assert torch.allclose(lam, torch.log(torch.tensor([0.5], dtype=F64)))
+
+
+@pytest.mark.parametrize("kind", ["rnn", "gru", "lstm"])
+def test_gradients_reach_a_torch_modules_weights_with_from_module_live(kind):
+    """``from_module(..., live=True)``: ``⟨∇_θ λ_1, D⟩`` of a float32 2-layer torch RNN (analysed
+    in float64) equals the central difference; the default detached view carries no graph."""
+    torch.manual_seed(0)
+    module = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[kind](
+        2, 3, num_layers=2, batch_first=True)
+    x = _inputs(B=3, T=25)
+    lam = dynalysis.lyapunov_exponents(dynalysis.from_module(module, live=True), x, n_exponents=2,
+                                       transient=5, dtype=F64)
+    params = dict(module.named_parameters())
+    grads = torch.autograd.grad(lam[0], list(params.values()), allow_unused=True)
+    assert all(g is not None and torch.isfinite(g).all() for g in grads)
+    gen = _gen(7)
+    D = {n: torch.randn(p.shape, generator=gen) for n, p in params.items()}
+    auto = sum(float((g.double() * D[n].double()).sum()) for n, g in zip(params, grads))
+    assert not dynalysis.lyapunov_exponents(dynalysis.from_module(module), x, n_exponents=2,
+                                            transient=5, dtype=F64).requires_grad
+
+    eps = 1e-3  # float32 weights: the step is what float32 can represent, the map runs in float64
+    module64 = {"rnn": torch.nn.RNN, "gru": torch.nn.GRU, "lstm": torch.nn.LSTM}[kind](
+        2, 3, num_layers=2, batch_first=True).double()
+
+    def at(sign):
+        with torch.no_grad():
+            for n, p in module64.named_parameters():
+                p.copy_(params[n].double() + sign * eps * D[n].double())
+        return float(dynalysis.lyapunov_exponents(dynalysis.from_module(module64), x, n_exponents=2,
+                                                  transient=5)[0])
+
+    fd = (at(1) - at(-1)) / (2 * eps)
+    assert abs(auto - fd) <= 1e-4 * max(1.0, abs(fd)), (kind, auto, fd)
+
+
+def test_live_is_refused_for_step_protocol_modules():
+    class Step(torch.nn.Module):
+        def forward(self, x, h):
+            return torch.tanh(h + x)
+
+    with pytest.raises(dynalysis.OptionError, match="live=True applies") as err:
+        dynalysis.from_module(Step(), initial_state=torch.zeros(1, 2), input_size=2, live=True)
+    assert "\n" not in str(err.value)

@@ -12,7 +12,7 @@ __all__ = ["from_module"]
 
 
 def from_module(module: nn.Module, *, readout=None, step=None, initial_state=None,
-                input_size: int | None = None, name: str | None = None) -> System:
+                input_size: int | None = None, name: str | None = None, live: bool = False) -> System:
     """The step map of a trained torch module, ready for every analysis.
 
     Parameters
@@ -43,6 +43,11 @@ def from_module(module: nn.Module, *, readout=None, step=None, initial_state=Non
         Other modules only.
     name : str, optional
         Recorded in results' provenance (default: the module's class name).
+    live : bool, default False
+        Torch RNNs and `dynalysis.models` networks: compute with the module's parameters
+        themselves instead of detached aliases, so that a loss built from the step map (e.g.
+        `dynalysis.lyapunov_exponents` for gradient flossing) sends gradients to them. Analyses
+        are unaffected; `recurrent_matrix` and `gate_matrices` stay detached.
 
     Returns
     -------
@@ -101,7 +106,7 @@ def from_module(module: nn.Module, *, readout=None, step=None, initial_state=Non
                               f"{', '.join(given + (['readout'] if readout is not None else []))} "
                               "do not apply")
         return ModuleSystem(module, {"system": "from_module", "module": type(module).__name__,
-                                     **module.spec()})
+                                     **module.spec()}, live=live)
     if isinstance(module, TORCH_RECURRENT_MODULES) and step is None:
         base = _torch_base(module)
         if type(module).forward is not base.forward:
@@ -113,7 +118,10 @@ def from_module(module: nn.Module, *, readout=None, step=None, initial_state=Non
             raise OptionError(f"{', '.join(given)} apply to modules other than torch's RNNs; a "
                               f"{base.__name__} starts from zeros (layout: "
                               "TorchRNNSystem.pack_state)")
-        return TorchRNNSystem(module, readout=readout, name=name)
+        return TorchRNNSystem(module, readout=readout, name=name, live=live)
+    if live:
+        raise OptionError(f"live=True applies to torch's RNN modules and dynalysis.models networks, not "
+                          f"to {type(module).__name__}; drop live= (its step map computes with copies)")
     missing = [k for k in ("initial_state", "input_size") if protocol[k] is None]
     if missing:
         raise OptionError(

@@ -34,11 +34,12 @@ def _torch_base(module: nn.Module) -> type:
     return next(t for t in TORCH_RECURRENT_MODULES if isinstance(module, t))
 
 
-def _layers(module: nn.Module, cell: bool) -> tuple[LayerWeights, ...]:
-    """Detached aliases of the module's weights (same storage: in-place updates are seen)."""
+def _layers(module: nn.Module, cell: bool, live: bool = False) -> tuple[LayerWeights, ...]:
+    """Detached aliases of the module's weights (same storage: in-place updates are seen), or
+    with ``live`` the parameters themselves (gradients reach them)."""
     def get(name):
         value = getattr(module, name, None)
-        return None if value is None else value.detach()
+        return value if value is None or live else value.detach()
 
     if cell:
         return (LayerWeights(get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")),)
@@ -67,7 +68,7 @@ class TorchRNNSystem(System):
 
     analytic_tangent = True
 
-    def __init__(self, module: nn.Module, *, readout=None, name: str | None = None,
+    def __init__(self, module: nn.Module, *, readout=None, name: str | None = None, live: bool = False,
                  _layers_: tuple[LayerWeights, ...] | None = None, _readout_: Readout | None = None):
         base = _torch_base(module)
         cell = base in _CELLS
@@ -86,7 +87,8 @@ class TorchRNNSystem(System):
         self.input_size = int(module.input_size)
         L, H, P = self.num_layers, self.hidden_size, self.proj_size
         self.state_size = L * (P + H) if self.kind == "lstm" else L * H
-        self._layers = _layers(module, cell) if _layers_ is None else _layers_
+        self.live = bool(live)
+        self._layers = _layers(module, cell, self.live) if _layers_ is None else _layers_
         self.has_recurrent_matrix = self.kind == "rnn"
         if self.has_recurrent_matrix:
             self.recurrent_matrix_description = (
@@ -220,7 +222,7 @@ class TorchRNNSystem(System):
                 block = block + w.w_ih @ below
             rows.append(block)
             below = block
-        return torch.cat(rows, 0)
+        return torch.cat(rows, 0).detach()
 
     def gate_matrices(self) -> dict[str, Tensor]:
         """Hidden-to-hidden blocks ``{gate: (H, H)}`` in torch's order (``{gate}_l{k}`` for
@@ -231,7 +233,7 @@ class TorchRNNSystem(System):
         out = {}
         for k, w in enumerate(self._layers):
             for gate, block in zip(names, w.w_hh.chunk(len(names), 0)):
-                out[gate if self.num_layers == 1 else f"{gate}_l{k}"] = block
+                out[gate if self.num_layers == 1 else f"{gate}_l{k}"] = block.detach()
         return out
 
     # --- conversion ----------------------------------------------------------------------------
@@ -243,7 +245,7 @@ class TorchRNNSystem(System):
             return self
         layers = tuple(w.to(dtype=dtype, device=device) for w in self._layers)
         readout = None if self._readout is None else self._readout.to(dtype=dtype, device=device)
-        converted = TorchRNNSystem(self.module, name=self.metadata["name"], _layers_=layers,
+        converted = TorchRNNSystem(self.module, name=self.metadata["name"], live=self.live, _layers_=layers,
                                    _readout_=readout)
         converted.metadata = dict(self.metadata)  # provenance added after construction travels too
         return converted
