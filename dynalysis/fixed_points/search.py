@@ -195,7 +195,11 @@ def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_
             raise OptionError(f"invalid constant_input={constant_input!r}; allowed values: 'zero', 'mean', "
                               f"or an array of shape ({system.input_size},)")
         conditions = [constant_input] if isinstance(constant_input, str) else [np.asarray(constant_input)]
-    names, x_stars = resolve_conditions(system, conditions, x, dtype=dtype, device=device)
+    option = "conditions" if constant_input is None else "constant_input"
+    try:
+        names, x_stars = resolve_conditions(system, conditions, x, dtype=dtype, device=device)
+    except OptionError as e:
+        raise (e if str(e).startswith(option) or f"{option}=" in str(e) else OptionError(f"{option}: {e}")) from None
     given = as_starts(starts, S, dtype=dtype, device=device)
 
     sys_ = system.to(dtype=dtype, device=device)
