@@ -7,10 +7,12 @@ It converges quadratically to fixed points of any stability and to local minima 
 row stops for one of four reasons (`STOP`): q reached 0 or fell below ``tol`` and no longer
 improves ("converged"); no step decreases q any more, the damping saturating or the step
 vanishing ("minimum": a local minimum of q, a slow point if q is small); the iteration budget
-ran out while q was still decreasing ("limit": unconverged); the map or its Jacobian was not
-finite ("broken"). A row creeping along a plateau of q with q above ``tol`` keeps going —
-near-marginal attractors of trained GRUs contract by 1e-4 a step, and stopping such rows early
-used to leave them 3e-2 from the attractor, reported as "slow" and "stable".
+ran out, or q fell by less than 1e-6 of itself in a step, so that the budget could not bring
+it to a fixed point although the linearisation could ("limit": unconverged; a creeping row
+whose Gauss–Newton model cannot lower q either, ‖G + Aδ‖ > ½‖G‖, sits at a minimum); the map or its Jacobian was not finite ("broken").
+Such creeping rows used to be reported as slow points — near-marginal attractors of trained
+GRUs contract by 1e-4 a step, and rows stopped 3e-2 from one were listed as "slow" and
+"stable" — and are now unconverged, never points.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import torch
 __all__ = ["levenberg_marquardt", "STOP"]
 
 STOP = ("converged", "minimum", "limit", "broken")
+_SINGULAR = 1e-5  # singular values of A = J − I below this count as 0 (J is dimensionless)
 
 
 def levenberg_marquardt(sys_, h, x, *, max_iter: int, tol: float):
@@ -64,8 +67,22 @@ def levenberg_marquardt(sys_, h, x, *, max_iter: int, tol: float):
             tiny = delta.norm(dim=1) <= 1e-14 * (1 + ha.norm(dim=1))
             converged = (qn == 0) | ((qn < tol) & (flat | tiny | (mu[active] >= 1e12)))
             minimum = ~converged & ((mu[active] >= 1e12) | (~accept & tiny))
+            # creeping: q falls by less than 1e-6 of itself a step, so the budget cannot bring it
+            # to a fixed point; the row stops as unconverged (never as a point)
+            creeping = ~converged & ~minimum & accept & (qa - q_new <= 1e-6 * qa) & (qn >= tol)
+            # ... unless the linear model cannot lower q either: G ⟂ range(A) (∇q = AᵀG = 0), a
+            # local minimum of q (a slow point), where the least-squares residual ‖G + Aδ‖ ≈ ‖G‖;
+            # near a fixed point A is invertible and that residual is ≈ 0
+            if creeping.any():
+                Ac, Gc = A[creeping], G[active][creeping]
+                U, sv, _ = torch.linalg.svd(Ac)
+                along = (U.transpose(1, 2) @ Gc.unsqueeze(-1)).squeeze(-1) * (sv > _SINGULAR)
+                lin2 = (Gc * Gc).sum(1) - (along * along).sum(1)  # ‖G + Aδ‖² with δ on the range
+                at_min = torch.zeros_like(creeping)
+                at_min[creeping] = lin2 > 0.25 * (Gc * Gc).sum(1)
+                minimum = minimum | at_min
             code = torch.where(broken, 3, torch.where(converged, 0, torch.where(minimum, 1, 2)))
-            done = broken | converged | minimum
+            done = broken | converged | minimum | creeping
             stop[active[done]] = code[done]
             active = active[~done]
     return h, q, stop
