@@ -118,10 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=None,
                    help="torch.set_num_threads(N) first (default: torch's default)")
     p.add_argument("--only", nargs="*", default=None,
-                   choices=["lyapunov", "training", "startup", "memory"],
+                   choices=["lyapunov", "training", "startup", "memory", "fixed_points"],
                    help="run only these sections")
     args = p.parse_args(argv)
-    sections = args.only or ["lyapunov", "training", "startup", "memory"]
+    sections = args.only or ["lyapunov", "training", "startup", "memory", "fixed_points"]
     if args.threads:
         torch.set_num_threads(args.threads)
     env = environment()
@@ -138,6 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         rows += startup(args.quick)
     if "memory" in sections:
         rows += memory(args.quick)
+    if "fixed_points" in sections:
+        from benchmarks.fixed_points_bench import bench_fixed_points
+
+        rows += bench_fixed_points(args.quick)
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
     print(f"- load average at end: {load}; total {time.perf_counter() - t0:.0f} s; "
           f"float64 analyses, float32 training, torch threads {torch.get_num_threads()}\n")
