@@ -198,3 +198,23 @@ def test_cli_refuses_a_bad_condition_in_one_line_before_any_work(tomita_checkpoi
     assert res.returncode == 2 and "Traceback" not in res.stderr
     assert "invalid --fixed-point-conditions='pad'" in res.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "r.nc").exists()
+
+
+def test_the_figure_has_one_panel_per_condition_or_the_chosen_one(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from dynalysis.plotting import fixed_points as fp_fig, plot_fixed_points
+
+    system, _, _ = _affine([[0.5, 0.2], [-0.1, 0.3]], [[1.0, 0.0, 2.0], [0.0, -1.0, 1.0]])
+    ds = dynalysis.find_fixed_points(system, _one_hot_inputs([0, 1, 2, 1, 0, 2, 2], 3), conditions="symbols",
+                                     n_starts=4)
+    fig = fp_fig.figures(ds)["fixed_points_pca"]()
+    titles = [ax.get_title() for ax in fig.axes if ax.axison]
+    assert titles == [f"input onehot_{k}: 1 stable, 0 unstable, 0 slow" for k in range(3)]
+    assert all(ax.get_aspect() == 1.0 for ax in fig.axes if ax.axison)
+    with pytest.raises(OptionError, match="invalid condition='pad'; allowed values: onehot_0, onehot_1"):
+        plot_fixed_points(ds, tmp_path / "figs", condition="pad")
+    assert not (tmp_path / "figs").exists()
+    (pca, _) = plot_fixed_points(ds, tmp_path / "figs", condition="onehot_1")
+    assert pca.name == "fixed_points_pca.png" and pca.stat().st_size > 0
