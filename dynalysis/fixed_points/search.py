@@ -46,7 +46,7 @@ def _check_noise(start_noise) -> tuple[float, ...]:
 
 def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_input=None, starts=None,
                       n_starts: int = 128, start_noise=(0.05, 0.25, 1.0), initial_fraction: float = 0.1,
-                      extreme_fraction: float = 0.125, transient: int = 0, max_iter: int = 500,
+                      extreme_fraction: float = 0.125, transient: int = 0, max_iter: int = 200,
                       tol: float = 1e-12, slow_tol: float = 1e-6, dedupe_tol: float = 1e-3,
                       manifold_tol: float = 0.05, marginal_tol: float = 1e-6, check_starts: int = 64,
                       check_steps: int = 1000, seed: int = 0, dtype=torch.float64, device=None,
@@ -86,7 +86,7 @@ def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_
         visited maximum or minimum: where units and gates saturate).
     transient : int, default 0
         Trajectory steps not used as starts (they still enter the PCA frame).
-    max_iter : int, default 500
+    max_iter : int, default 200
         Levenberg–Marquardt iterations (each start stops as soon as it has converged).
     tol : float, default 1e-12
         ``q < tol``: a fixed point.
