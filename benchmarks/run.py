@@ -9,7 +9,7 @@ lyapynov, roofline; LSTM and GRU N = 128 through torch.func), speed options, the
 ``method="auto"`` against each path (MapSystems 2–1024, from_module adapters, every cell;
 `benchmarks/_method_bench.py`), training throughput against torch's fused nn.RNN, start-up
 time, peak memory of every verb against the number of steps, the memory-capacity path
-against N, and the fixed-points row (`benchmarks/fixed_points_bench.py`, where present).
+against N, and the fixed-points row (`benchmarks/fixed_points_bench.py`).
 Scaling figure: `benchmarks/scaling.py`; GPU: `benchmarks/device_check.py`. Every comparison runs side by side in this one process (interleaved where
 repeated); ratios are baseline / ours unless the row says otherwise. Timings use torch's
 default thread count (printed); the machine may be shared, so the load average is printed too.
@@ -138,17 +138,10 @@ def memory_capacity_path(quick: bool) -> list[Row]:
 
 
 def fixed_points(quick: bool) -> list[Row]:
-    """The fixed-points row lives in benchmarks/fixed_points_bench.py (another issue's file)."""
-    try:
-        from benchmarks import fixed_points_bench
-    except ImportError:
-        fixed_points_bench = None
-    rows = getattr(fixed_points_bench, "rows", None)
-    if rows is None:
-        return [Row("Fixed points", "find_fixed_points", "", "", None, "info", None,
-                    "benchmarks/fixed_points_bench.py (with rows(quick)) is not on this branch yet: "
-                    "row left for it")]
-    return rows(quick)
+    """Fixed points against a FixedPointFinder-style joint-Adam baseline (`benchmarks/fixed_points_bench.py`)."""
+    from benchmarks.fixed_points_bench import bench_fixed_points
+
+    return bench_fixed_points(quick)
 
 
 def lyapunov_method(quick: bool) -> list[Row]:

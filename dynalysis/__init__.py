@@ -19,6 +19,7 @@ if TYPE_CHECKING:  # the public API (read at run time by _public_names)
     from .errors import (CheckpointError, DivergenceWarning, DynalysisError,
                          NumericalReliabilityWarning, OptionError, ResultsFileError,
                          StepMapError)
+    from .errors import MissedAttractorWarning
     from .system import MapSystem, ModuleSystem, System
     from .flow import FlowSystem
     from .testing import check_system

@@ -6,7 +6,7 @@ message on one line and exits non-zero without a traceback. Anything else is a b
 from __future__ import annotations
 
 __all__ = ["DynalysisError", "CheckpointError", "ResultsFileError", "OptionError",
-           "StepMapError", "DivergenceWarning", "NumericalReliabilityWarning", "first_line"]
+           "StepMapError", "DivergenceWarning", "NumericalReliabilityWarning", "MissedAttractorWarning", "first_line"]
 
 
 class DynalysisError(Exception):
@@ -37,6 +37,12 @@ class DivergenceWarning(RuntimeWarning):
 
 class NumericalReliabilityWarning(UserWarning):
     """A float64 result is not determined to the requested tolerance (ill-conditioning)."""
+
+
+class MissedAttractorWarning(UserWarning):
+    """Forward simulation of a map at constant input ended on a stable fixed point that the
+    fixed-point search did not report (counted in the result's ``missed_attractors``): more
+    starts (``n_starts``) or more iterations (``max_iter``) may find it."""
 
 
 def first_line(error: BaseException, limit: int = 200) -> str:

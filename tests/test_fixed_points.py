@@ -97,7 +97,7 @@ def test_constant_input_shifts_the_fixed_point():
     x = torch.full((2, 10, 1), 3.0, dtype=F64)
     ds = dynalysis.find_fixed_points(sys_, x, constant_input="mean", n_starts=4)
     np.testing.assert_allclose(ds.state.values[:, 0], [6.0], atol=1e-12)
-    np.testing.assert_allclose(ds.constant_input.values, [3.0])
+    np.testing.assert_allclose(ds.constant_input.values, [[3.0]])  # (condition, input_dim)
 
 
 def test_starts_from_trajectories_and_pca_frame():

@@ -162,7 +162,10 @@ OPTION_CASES = [
     (dict(jacobian_every=0), "jacobian_every must be >= 1"),
     (dict(analyses="jacobian", jacobian_every=51), r"jacobian_every \(51\) leaves no Jacobian sample"),
     (dict(fixed_point_starts=0), "fixed_point_starts must be >= 1"),
-    (dict(fixed_point_input="noise"), "invalid fixed_point_input='noise'; allowed values: 'zero', 'mean'"),
+    (dict(fixed_point_conditions="noise"), "invalid fixed_point_conditions='noise'; allowed: a comma-separated "
+     "list of task, zero, mean, symbols"),
+    (dict(fixed_point_conditions="task,zero"), "'task' stands alone"),
+    (dict(analyses="fixed_points", fixed_point_conditions="symbols"), "conditions='symbols' needs one-hot inputs"),
     (dict(analyses="memory", max_lag=60), r"max_lag \(60\) must be below the trajectory length steps=60"),
     (dict(bogus=1), "unknown option"),
 ]
@@ -185,6 +188,7 @@ def test_bad_option_raises_before_any_analysis(tiny_checkpoint, tmp_path, monkey
     (["--reortho-every", "often"], "--reortho-every must be a positive integer or 'auto'"),
     (["--jacobian-every", "0"], "--jacobian-every must be >= 1"),
     (["--fixed-point-starts", "0"], "--fixed-point-starts must be >= 1"),
+    (["--fixed-point-conditions", "zero,noise"], "invalid --fixed-point-conditions='noise'"),
     (["--steps", "200", "--max-lag", "200", "--analyses", "memory"],
      "--max-lag (200) must be below the trajectory length --steps=200"),
 ])

@@ -143,12 +143,14 @@ def test_a_symlink_inside_out_dir_cannot_put_results_outside_it(run_dir):
 
 def test_analyze_options_round_trip_through_the_request(tmp_path, tiny_checkpoint):
     opts = AnalyzeOptions(analyses="memory,lyapunov", steps=90, transient=10, n_trajectories=2, max_lag=5,
-                          jacobian_every=7, fixed_point_starts=9, fixed_point_input="mean")
+                          jacobian_every=7, fixed_point_starts=9, fixed_point_conditions="mean")
     out = dynalysis.analyze_checkpoint(tiny_checkpoint, tmp_path / "r.nc", options=opts)
     stored = AnalyzeOptions.from_request(dynalysis.verify_results(out)["request"])
     assert stored == opts and stored.analyses == ("lyapunov", "memory")
     # a request of an earlier version names fewer options: they take the defaults it used
     old = {k: v for k, v in opts.to_request().items()
-           if k not in ("jacobian_every", "fixed_point_starts", "fixed_point_input")}
+           if k not in ("jacobian_every", "fixed_point_starts", "fixed_point_conditions")}
     assert AnalyzeOptions.from_request(old) == opts.replace(jacobian_every=None, fixed_point_starts=64,
-                                                            fixed_point_input="zero")
+                                                            fixed_point_conditions="zero")
+    renamed = {**old, "fixed_point_input": "mean"}  # the option's earlier name
+    assert AnalyzeOptions.from_request(renamed).fixed_point_conditions == "mean"

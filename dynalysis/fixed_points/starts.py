@@ -14,7 +14,7 @@ from .._core.divergence import not_finite
 from .._core.inputs import as_initial_state
 from .._core.trajectory import run_states
 
-__all__ = ["constant_input_for", "as_starts", "sample_starts", "pca_frame"]
+__all__ = ["constant_input_for", "as_starts", "sample_starts", "state_scale", "pca_frame"]
 
 
 def constant_input_for(system, constant_input, x, *, dtype, device) -> torch.Tensor:
@@ -49,50 +49,84 @@ def as_starts(starts, state_size: int, *, dtype, device) -> torch.Tensor | None:
     return h0.clone()
 
 
-def sample_starts(sys_, x, starts, *, n_starts, noise, initial_fraction, transient, seed, dtype, device):
+def sample_starts(sys_, x, starts, *, n_starts, noise, initial_fraction, extreme_fraction, transient,
+                  seed, dtype, device):
     """Starting states ``(n, S)``, trajectory states ``(B, T, S)`` (or None) and a description.
 
     ``x``: checked inputs or None; ``starts``: checked explicit starts or None. Explicit starts
-    win. Otherwise ``round(initial_fraction · n_starts)`` starts lie around the system's initial
-    state and the rest are states, after ``transient``, of the trajectories that stay finite,
-    picked at random (seeded); all get Gaussian noise of ``noise`` × the per-dimension standard
-    deviation of those states (of standard deviation ``noise`` without trajectories, when every
-    start lies around the initial state). When every trajectory diverged, the starts meant to
+    win. Otherwise, of ``n_starts``:
+
+    - ``round(initial_fraction · n)`` lie around the system's initial state;
+    - ``round(extreme_fraction · n)`` at *extremes* of the visited states: a visited state with
+      each coordinate pushed to the largest (or smallest) value that coordinate takes along the
+      trajectories, on the side of the mean it lies on — the corners of the visited box, where
+      tanh units and gates saturate and derivative-based searches from the cloud's middle
+      rarely arrive;
+    - the rest are visited states (after ``transient``, of the trajectories that stay finite),
+      picked at random (seeded).
+
+    All get Gaussian noise scaled to the trajectory spread: start ``k`` gets
+    ``noise[k % len(noise)]`` × the per-dimension standard deviation of the visited states
+    (absolute units without trajectories, when every start lies around the initial state). A
+    ladder of scales (default 0.05, 0.25, 1) lets some starts stay in the basin they came from
+    and others leave a saturated region. When every trajectory diverged, the starts meant to
     lie on trajectories are NaN (the search skips them and flags them diverged).
 
     ``info`` holds ``source`` (a description), ``times`` (1-based steps of the trajectory
-    states) and ``trajectory_diverged`` (``(B,)`` bool, or None).
+    states), ``trajectory_diverged`` (``(B,)`` bool, or None) and ``visited`` (the finite
+    visited states after ``transient``, ``(M, S)`` tensor, or None).
     """
     S = sys_.state_size
     g = torch.Generator().manual_seed(int(seed))
-    traj, info = None, {"times": None, "trajectory_diverged": None}
+    traj, info = None, {"times": None, "trajectory_diverged": None, "visited": None}
     if x is not None:
         h = as_initial_state(sys_, None, x.shape[0], dtype=dtype, device=x.device)
         traj = run_states(sys_, x, h).cpu().numpy()
         info["times"] = np.arange(1, x.shape[1] + 1)
         info["trajectory_diverged"] = not_finite(traj)
+        finite = ~info["trajectory_diverged"]  # a diverging trajectory's (even finite) states are no starts
+        info["visited"] = torch.as_tensor(traj[finite, transient:].reshape(-1, S), dtype=dtype)
     if starts is not None:
         info["source"] = "given"
         return starts, traj, info
     n = n_starts
-    n_init = n if traj is None else int(round(initial_fraction * n))
-    base = sys_.initial_state(n_init, dtype=dtype).cpu()
+    noise = torch.as_tensor(noise, dtype=dtype)
+    scale = noise[torch.arange(n) % len(noise)][:, None]
+    if traj is None:
+        base = sys_.initial_state(n, dtype=dtype).cpu()
+        info["source"] = f"initial state + noise {noise.tolist()}"
+        return (base + scale * torch.randn(n, S, generator=g, dtype=dtype)).to(device), traj, info
+    n_init = int(round(initial_fraction * n))
+    n_ext = min(int(round(extreme_fraction * n)), n - n_init)
+    flat = info["visited"]
+    base = [sys_.initial_state(n_init, dtype=dtype).cpu()]
     sigma = torch.ones(S, dtype=dtype)
-    if traj is not None:
-        finite = ~info["trajectory_diverged"]  # a diverging trajectory's (even finite) states are no starts
-        flat = torch.as_tensor(traj[finite, transient:].reshape(-1, S), dtype=dtype)
-        if flat.shape[0]:
-            pick = torch.randint(flat.shape[0], (n - n_init,), generator=g)
-            base = torch.cat([base, flat[pick]])
-        else:
-            base = torch.cat([base, torch.full((n - n_init, S), float("nan"), dtype=dtype)])
-        if flat.shape[0] > 1:
-            sigma = flat.std(0)
-            sigma = torch.where(sigma > 0, sigma, torch.ones_like(sigma))
-    h0 = base + noise * sigma * torch.randn(n, S, generator=g, dtype=dtype)
-    info["source"] = (f"{n_init} around the initial state, {n - n_init} trajectory states; "
-                      f"noise {noise} x state std" if traj is not None else "initial state + noise")
+    if flat.shape[0]:
+        pick = flat[torch.randint(flat.shape[0], (n - n_init,), generator=g)]
+        lo, hi, mid = flat.min(0).values, flat.max(0).values, flat.mean(0)
+        ext = torch.where(pick[:n_ext] > mid, hi, lo)
+        base += [ext, pick[n_ext:]]
+    else:
+        base.append(torch.full((n - n_init, S), float("nan"), dtype=dtype))
+    if flat.shape[0] > 1:
+        sigma = flat.std(0)
+        sigma = torch.where(sigma > 0, sigma, torch.ones_like(sigma))
+    h0 = torch.cat(base) + scale * sigma * torch.randn(n, S, generator=g, dtype=dtype)
+    info["source"] = (f"{n_init} around the initial state, {n_ext} at extremes of the visited states, "
+                      f"{n - n_init - n_ext} visited states; noise {noise.tolist()} x state std")
     return h0.to(device), traj, info
+
+
+def state_scale(visited, h0) -> float:
+    """The state's scale: RMS distance of the visited states from their mean (of the starts
+    without trajectories); 1 where that is 0 or not finite. Tolerances on distances are
+    relative to it."""
+    states = visited if visited is not None and visited.shape[0] > 1 else h0
+    states = states[torch.isfinite(states).all(1)] if states is not None else states
+    if states is None or states.shape[0] < 2:
+        return 1.0
+    s = float((states - states.mean(0)).pow(2).sum(1).mean().sqrt())
+    return s if np.isfinite(s) and s > 0 else 1.0
 
 
 def pca_frame(states: np.ndarray, *, n_pc: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

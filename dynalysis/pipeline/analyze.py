@@ -53,7 +53,7 @@ def analyze_checkpoint(checkpoint, out, *, options: AnalyzeOptions | None = None
     options : AnalyzeOptions, optional
         What to compute, on which inputs; or give the same options as keywords (``analyses``,
         ``split``, ``n_trajectories``, ``steps``, ``transient``, ``n_exponents``,
-        ``reortho_every``, ``jacobian_every``, ``fixed_point_starts``, ``fixed_point_input``,
+        ``reortho_every``, ``jacobian_every``, ``fixed_point_starts``, ``fixed_point_conditions``,
         ``max_lag``, ``seed``, ``dtype``, ``progress_bars``, and for your own model or
         sequences ``module``, ``rnn``, ``readout``, ``inputs``, ``inputs_variable``; see
         `AnalyzeOptions` and `dynalysis.pipeline.own_model`).
@@ -117,6 +117,7 @@ def analyze_into(checkpoint, out: Path, options: AnalyzeOptions, *, overwrite: b
         options.check_run(system, steps)
         inputs = task_inputs(task, split=options.split, n_trajectories=options.n_trajectories, steps=steps,
                              seed=options.seed)
+    options.check_inputs(system, inputs)
     todo = [n for n in options.analyses if n not in keep and n not in keep_failed]
     results, failed = _run(system, inputs, options, todo, checkpoint, progress)
     if not results and not keep:

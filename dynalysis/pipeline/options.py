@@ -16,11 +16,13 @@ from ..errors import OptionError
 from .._core.options import check_option, check_positive_int, check_reortho_every
 from .own_model import check_option_fields
 
-__all__ = ["AnalyzeOptions", "FIXED_POINT_INPUTS", "SPLITS", "DTYPES"]
+__all__ = ["AnalyzeOptions", "FIXED_POINT_CONDITIONS", "SPLITS", "DTYPES"]
 
 SPLITS = ("train", "val", "test")
 DTYPES = ("float64", "float32")
-FIXED_POINT_INPUTS = ("zero", "mean")
+FIXED_POINT_CONDITIONS = ("task", "zero", "mean", "symbols")
+#: what a request of an earlier version, which does not name these options, ran with
+_LEGACY_DEFAULTS = {"fixed_point_starts": 64, "fixed_point_conditions": "zero"}
 JACOBIAN_SAMPLES = 100  # default sampling: about this many Jacobians per trajectory
 
 
@@ -57,6 +59,24 @@ def parse_analyses(analyses) -> tuple[str, ...]:
     if bad or not names:
         raise OptionError(f"invalid analyses={','.join(bad) or analyses!r}; {allowed}")
     return tuple(a for a in known if a in names)
+
+
+def _check_conditions(value) -> str:
+    """``"zero, mean"`` → ``"zero,mean"``: each name checked against `FIXED_POINT_CONDITIONS`.
+
+    >>> _check_conditions(" symbols, zero")
+    'symbols,zero'
+    """
+    allowed = f"allowed: a comma-separated list of {', '.join(FIXED_POINT_CONDITIONS)}"
+    if not isinstance(value, str):
+        raise OptionError(f"invalid fixed_point_conditions={value!r}; {allowed}")
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    bad = [v for v in names if v not in FIXED_POINT_CONDITIONS]
+    if bad or not names:
+        raise OptionError(f"invalid fixed_point_conditions={','.join(bad) or value!r}; {allowed}")
+    if "task" in names and len(names) > 1:
+        raise OptionError(f"invalid fixed_point_conditions={value!r}: 'task' stands alone; {allowed}")
+    return ",".join(dict.fromkeys(names))
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -96,10 +116,12 @@ class AnalyzeOptions:
         None, f"sample the state Jacobian every K steps after the transient (default: about "
         f"{JACOBIAN_SAMPLES} samples per trajectory, K = max(1, (steps - transient) // {JACOBIAN_SAMPLES}))",
         metavar="K")
-    fixed_point_starts: int = _option(64, "starts of the fixed-point search (default 64)", metavar="N")
-    fixed_point_input: str = _option(
-        "zero", "constant input of the fixed-point search: zero (the autonomous dynamics) or mean "
-        "(the mean of the driving inputs) (default zero)", type=str, choices=FIXED_POINT_INPUTS)
+    fixed_point_starts: int = _option(128, "starts of the fixed-point search per input condition (default 128)",
+                                      metavar="N")
+    fixed_point_conditions: str = _option(
+        "task", "constant inputs of the fixed-point search, comma-separated: task (the inputs the task holds: "
+        "flip-flop zero, Tomita the pad and each symbol), zero, mean (of the driving inputs), symbols (each "
+        "one-hot input of the data) (default task)", type=str, metavar="LIST")
     max_lag: int = _option(50, "largest lag of memory kernels/curves (default 50; below --steps)")
     seed: int = _option(0, "seed of random frames, starts and data choice (default 0)")
     dtype: str = _option("float64", "analysis precision (default float64)", type=str, choices=DTYPES)
@@ -128,7 +150,7 @@ class AnalyzeOptions:
 
         check_option("split", self.split, SPLITS)
         check_option("dtype", self.dtype, DTYPES)
-        check_option("fixed_point_input", self.fixed_point_input, FIXED_POINT_INPUTS)
+        put("fixed_point_conditions", _check_conditions(self.fixed_point_conditions))
         put("analyses", parse_analyses(self.analyses))
         put("n_trajectories", check_positive_int("n_trajectories", self.n_trajectories))
         for name in ("steps", "n_exponents", "jacobian_every"):
@@ -178,6 +200,17 @@ class AnalyzeOptions:
             check_positive_int("n_exponents", self.n_exponents, maximum=system.state_size)
         self.check_steps(steps)
 
+    def check_inputs(self, system, inputs) -> None:
+        """Checks against the driving inputs: the fixed-point conditions must exist in them
+        (``symbols`` needs one-hot inputs). Raises `OptionError` before any analysis runs."""
+        if "fixed_points" in self.analyses and self.fixed_point_conditions != "task":
+            import torch
+
+            from ..fixed_points.conditions import resolve_conditions
+
+            resolve_conditions(system, self.fixed_point_conditions.split(","), torch.as_tensor(inputs),
+                               dtype=torch.float64, device=None)
+
     # ------------------------------------------------------------------ the request record
     def to_request(self) -> dict:
         """The recorded options as JSON-able primitives (``analyses`` as a list)."""
@@ -190,6 +223,9 @@ class AnalyzeOptions:
         """The options a results file records (JSON text or dict); options it does not name
         (files of earlier versions) take their defaults, which reproduce what those versions did."""
         values = json.loads(request) if isinstance(request, str) else dict(request)
+        if "fixed_point_input" in values:  # renamed: one constant input became a list of conditions
+            values.setdefault("fixed_point_conditions", values.pop("fixed_point_input"))
+        values = {**_LEGACY_DEFAULTS, **values}
         known = {f.name for f in dataclasses.fields(cls) if f.metadata["recorded"]}
         return cls(**{k: v for k, v in values.items() if k in known})
 

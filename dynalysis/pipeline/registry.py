@@ -45,9 +45,22 @@ def _jacobian(system, inputs, options):
 def _fixed_points(system, inputs, options):
     from ..fixed_points.search import find_fixed_points
 
-    return find_fixed_points(system, inputs, constant_input=options.fixed_point_input,
+    return find_fixed_points(system, inputs, conditions=_conditions(system, options.fixed_point_conditions),
                              n_starts=options.fixed_point_starts, transient=options.transient,
                              seed=options.seed, dtype=options.dtype)
+
+
+def _conditions(system, names: str):
+    """``"task"``: the constant inputs the checkpoint's task holds (`Task.input_conditions`);
+    otherwise the list of condition words for `find_fixed_points`."""
+    if names != "task":
+        return names.split(",")
+    from ..tasks import build_task
+
+    spec = dict(system.metadata.get("task") or {})
+    if not spec:
+        return ["zero"]
+    return {k: v.numpy() for k, v in build_task(spec.pop("name"), **spec).input_conditions().items()}
 
 
 def _nonnormality(system, inputs, options):

@@ -12,6 +12,7 @@ __all__ = ["plot_fixed_points"]
 _STYLE = {0: ("C2", "stable", "o", True), 1: ("C1", "marginal", "D", True),
           2: ("C3", "unstable", "o", False)}
 _FIXED_SIZE, _OTHER_SIZE = 55, 14  # kind 0 (fixed point) large; slow (and any other kind) small
+_MAX_TRAJECTORIES = 4  # a few trajectories, thin and light: more hide the points
 _LINE_JUMP = 0.05  # connect trajectory samples only if a typical step is this small vs. the spread
 
 
@@ -55,7 +56,7 @@ def _trajectories(ax, ds, n_pc: int) -> float:
     sample to the next; lines would draw a starburst, so only dots are drawn then. Returns
     the spread of the states (for the length of direction segments).
     """
-    x, y = _plane(ds.trajectory_pc.values, n_pc)
+    x, y = _plane(ds.trajectory_pc.values[:_MAX_TRAJECTORIES], n_pc)
     ok = np.isfinite(x) & np.isfinite(y)
     if not ok.any():
         return 1.0
@@ -65,7 +66,7 @@ def _trajectories(ax, ds, n_pc: int) -> float:
     consecutive = t.size > 1 and np.all(np.diff(t) == 1)
     if consecutive and np.nanmedian(jumps) < _LINE_JUMP * spread:
         for b in range(x.shape[0]):  # few trajectories; one line each
-            ax.plot(x[b], y[b], color="0.6", lw=0.4, alpha=0.6, zorder=1)
+            ax.plot(x[b], y[b], color="0.55", lw=0.5, alpha=0.45, zorder=1)
     when = np.broadcast_to(np.asarray(t, dtype=float), x.shape)[ok]
     span = float(np.ptp(when)) or 1.0
     ax.scatter(x[ok], y[ok], s=2, c=when, cmap="Greys", vmin=when.min() - 0.4 * span, vmax=when.max(),
@@ -74,7 +75,7 @@ def _trajectories(ax, ds, n_pc: int) -> float:
     return spread
 
 
-def _unstable_directions(ax, ds, spread: float, n_pc: int) -> int:
+def _unstable_directions(ax, ds, spread: float, n_pc: int, mask: np.ndarray) -> int:
     """Short segments along each point's unstable eigenvector, projected on the PC plane.
 
     Reads ``unstable_direction (fixed_point, state_dim)``: a real unit vector of the leading
@@ -87,7 +88,7 @@ def _unstable_directions(ax, ds, spread: float, n_pc: int) -> int:
     d = ds.unstable_direction.values @ comps.T  # (fixed_point, ≤2)
     px, py = _plane(ds.fixed_point_pc.values, n_pc)
     dx, dy = _plane(d, n_pc)
-    ok = np.isfinite(dx) & np.isfinite(dy) & np.isfinite(px) & np.isfinite(py)
+    ok = np.isfinite(dx) & np.isfinite(dy) & np.isfinite(px) & np.isfinite(py) & mask
     half = 0.08 * spread
     for n, i in enumerate(np.flatnonzero(ok)):
         ax.plot([px[i] - half * dx[i], px[i] + half * dx[i]], [py[i] - half * dy[i], py[i] + half * dy[i]],
@@ -95,32 +96,97 @@ def _unstable_directions(ax, ds, spread: float, n_pc: int) -> int:
     return int(ok.sum())
 
 
-def _pca(ds):
-    n_pc = ds.sizes.get("pc", 0)
-    fig, (ax,) = figure(width=7.6, height=5.2)
+def _conditions(ds) -> list[tuple[str | None, np.ndarray]]:
+    """``[(name, mask over fixed_point)]``: one per input condition (one unnamed without them)."""
+    n = ds.sizes.get("fixed_point", 0)
+    if "condition" not in ds.dims or "fixed_point_condition" not in ds:
+        return [(None, np.ones(n, bool))]
+    which = ds.fixed_point_condition.values
+    return [(str(name), which == c) for c, name in enumerate(ds.condition.values)]
+
+
+def _panel(ax, ds, n_pc: int, mask: np.ndarray, name: str | None, counts: bool) -> None:
     spread = _trajectories(ax, ds, n_pc) if "trajectory_pc" in ds and n_pc else 1.0
     pc = ds.fixed_point_pc.values
-    if pc.size:
-        px, py = _plane(pc, n_pc)
-        spread = max(spread, float(np.ptp(px)) if px.size > 1 else 0.0)
+    px, py = _plane(pc, n_pc) if pc.size else (np.zeros(0), np.zeros(0))
+    if mask.sum() > 1:
+        spread = max(spread, float(np.ptp(px[mask])))
     kind, stab = ds.kind.values, ds.stability.values
-    _unstable_directions(ax, ds, spread, n_pc)
+    _unstable_directions(ax, ds, spread, n_pc, mask)
     for s, (color, word, marker, filled) in _STYLE.items():
         for k, suffix in enumerate(_kind_words(ds)):
-            m = (stab == s) & (kind == k)
+            m = (stab == s) & (kind == k) & mask
             if m.any():
-                ax.scatter(px[m], py[m], s=_FIXED_SIZE if k == 0 else _OTHER_SIZE, marker=marker,
-                           facecolor=color if filled else "white", edgecolor=color, lw=1.3, zorder=3,
-                           label=f"{word} {suffix} points ({int(m.sum())})")
+                ax.scatter(px[m], py[m], s=_FIXED_SIZE if k == 0 else _OTHER_SIZE,
+                           marker=marker if k == 0 else "s", facecolor=color if filled else "white",
+                           edgecolor=color, lw=1.3, zorder=3,
+                           label=f"{word} {suffix} points" + (f" ({int(m.sum())})" if counts else ""))
     xlabel, ylabel = _pc_labels(ds, n_pc)
-    ax.set(xlabel=xlabel, ylabel=ylabel, title=f"fixed points — {title_of(ds)}")
+    ax.set(xlabel=xlabel, ylabel=ylabel)
+    if name is None:
+        ax.set_title(f"fixed points — {title_of(ds)}")
+    else:
+        fixed = (kind == 0) & mask
+        ax.set_title(f"input {name}: {int((fixed & (stab == 0)).sum())} stable, "
+                     f"{int((fixed & (stab == 2)).sum())} unstable, {int(((kind == 1) & mask).sum())} slow",
+                     fontsize=9)
     ax.set_aspect("equal", adjustable="datalim")
-    if not pc.size:
+    outside = _view(ax, ds, n_pc, px, py, mask, kind, stab)
+    if not mask.any():
         note(ax, "no fixed or slow point found")
-    legend_above(fig, [ax], ncols=2)
-    footnote(fig, "filled: stable · open: unstable · diamond: marginal · small: slow point "
-             "(q above tol) · both axes at the same scale",
-             divergence_text(ds, "driving trajectories", var="trajectory_diverged"),
+    elif outside:
+        ax.set_title(ax.get_title() + f"\n({outside} far outside the visited states, not shown)", fontsize=9)
+
+
+def _view(ax, ds, n_pc, px, py, mask, kind, stab) -> int:
+    """Limit the view to the visited states (and the stable fixed points), padded; points
+    farther out (e.g. in a saturated corner where every state is nearly fixed) would shrink
+    the data to a dot. Returns how many points are left out."""
+    if "trajectory_pc" not in ds or not n_pc:
+        return 0
+    x, y = _plane(ds.trajectory_pc.values, n_pc)
+    keep = mask & (kind == 0) & (stab == 0)
+    xs, ys = np.concatenate([x[np.isfinite(x)], px[keep]]), np.concatenate([y[np.isfinite(y)], py[keep]])
+    if not xs.size:
+        return 0
+    (x0, x1), (y0, y1) = (xs.min(), xs.max()), (ys.min(), ys.max())
+    pad = 0.25 * max(x1 - x0, y1 - y0, 1e-12)
+    x0, x1, y0, y1 = x0 - pad, x1 + pad, y0 - pad, y1 + pad
+    inside = (px >= x0) & (px <= x1) & (py >= y0) & (py <= y1)
+    if (inside | ~mask).all():
+        return 0
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    return int((mask & ~inside).sum())
+
+
+def _pca(ds, condition: str | None = None):
+    n_pc = ds.sizes.get("pc", 0)
+    panels = _conditions(ds)
+    if condition is not None:
+        panels = [p for p in panels if p[0] == condition]
+    ncols = min(len(panels), 3)
+    nrows = -(-len(panels) // ncols)
+    from ._common import pyplot
+
+    fig, grid = pyplot().subplots(nrows, ncols, figsize=(4.2 * ncols + 1.0, 3.9 * nrows + 1.2), squeeze=False,
+                                  layout="constrained")
+    axes = list(grid.ravel())
+    for ax, (name, mask) in zip(axes, panels):
+        _panel(ax, ds, n_pc, mask, name, counts=len(panels) == 1)
+    for ax in axes[len(panels):]:
+        ax.set_axis_off()
+    title = None if panels[0][0] is None else f"fixed points per input condition — {title_of(ds)}"
+    legend_above(fig, axes[:len(panels)], ncols=3, title=title)
+    extra = []
+    if "missed_attractors" in ds:
+        missed = ds.missed_attractors.values
+        if (missed > 0).any():
+            extra.append(f"forward simulation reached {int(missed[missed > 0].sum())} attractor(s) the search "
+                         "did not report (missed_attractors)")
+    footnote(fig, "filled: stable · open: unstable (segment: its unstable direction) · diamond: marginal · "
+             "small squares: slow points (q above tol; a manifold is one entry) · equal axes",
+             *extra, divergence_text(ds, "driving trajectories", var="trajectory_diverged"),
              divergence_text(ds, "starts of the search"))
     return fig
 
@@ -147,7 +213,7 @@ def figures(ds) -> Figures:
     return {"fixed_points_pca": lambda: _pca(ds), "fixed_points_eigenvalues": lambda: _eigenvalues(ds)}
 
 
-def plot_fixed_points(ds, out_dir, *, overwrite: bool = False) -> list:
+def plot_fixed_points(ds, out_dir, *, overwrite: bool = False, condition: str | None = None) -> list:
     """Fixed points in the PCA plane of the trajectories, and their Jacobian eigenvalues.
 
     Parameters
@@ -160,13 +226,25 @@ def plot_fixed_points(ds, out_dir, *, overwrite: bool = False) -> list:
     out_dir : path-like
     overwrite : bool, default False
         Replace existing files; otherwise `ResultsFileError` before anything is written.
+    condition : str, optional
+        Draw only this input condition (a name of ``ds.condition``); default: one panel each.
 
     Returns
     -------
     list of pathlib.Path
-        ``fixed_points_pca.png`` (visited states as small grey dots; points by stability:
-        stable filled, unstable open, marginal diamonds, slow points small; axes labelled with
-        explained variance, equal scale) and ``fixed_points_eigenvalues.png`` (Jacobian
+        ``fixed_points_pca.png`` (one panel per input condition: up to four trajectories as
+        thin light lines, or small grey dots where they jump; points by stability: stable
+        filled, unstable open with a short segment along the unstable direction, marginal
+        diamonds, slow points small squares; axes labelled with explained variance, equal
+        scale) and ``fixed_points_eigenvalues.png`` (Jacobian
         eigenvalues at every point, coloured by the point's stability, with the unit circle).
     """
+    if condition is not None:
+        names = [str(c) for c in ds.condition.values] if "condition" in ds.dims else []
+        if condition not in names:
+            from ..errors import OptionError
+
+            raise OptionError(f"invalid condition={condition!r}; allowed values: {', '.join(names) or 'none'}")
+        figs = dict(figures(ds), fixed_points_pca=lambda: _pca(ds, condition))
+        return write_figures(figs, out_dir, overwrite=overwrite)
     return write_figures(figures(ds), out_dir, overwrite=overwrite)
