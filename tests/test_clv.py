@@ -255,3 +255,25 @@ def test_tangent_and_batched_jacobian_paths_give_the_same_vectors():
     np.testing.assert_allclose(a.trajectory_state.values, b.trajectory_state.values, rtol=0, atol=1e-12)
     np.testing.assert_allclose(_abs_cos(a.clv.values, b.clv.values), 1.0, atol=1e-9)
     np.testing.assert_allclose(a.exponent.values, b.exponent.values, atol=1e-12)
+
+
+# --- reliability: vectors and angles that the transients cannot determine are flagged --------------
+def test_well_separated_exponents_give_determined_vectors_and_angle():
+    A, V, lam = _nonnormal_map()  # gaps >= ln(1.3/0.9) = 0.37: 0.37 x 100 steps >> 5
+    lin = linear_map(A)
+    ds = dynalysis.covariant_lyapunov_vectors(lin, dynalysis.zero_inputs(lin, 1, 400), transient=100,
+                                              n_times=3, initial_state=torch.ones(4))
+    assert ds.clv_converged.values.all() and bool(ds.subspace_angle_determined)
+
+
+def test_nearly_equal_exponents_are_flagged_and_warned_not_reported_as_determined():
+    """diag(1.002, 0.999, 0.5): the split gap ln(1.002/0.999) = 3e-3 needs ~1700-step transients;
+    with 100 the angle and the two leading vectors are flagged, the isolated third is not."""
+    A = np.diag([1.002, 0.999, 0.5]) + np.triu(np.full((3, 3), 0.3), 1)
+    lin = linear_map(A)
+    with pytest.warns(dynalysis.NumericalReliabilityWarning, match="min_subspace_angle is not determined"):
+        ds = dynalysis.covariant_lyapunov_vectors(lin, dynalysis.zero_inputs(lin, 1, 400), transient=100,
+                                                  n_times=3, initial_state=torch.ones(3))
+    assert int(ds.n_unstable) == 1
+    assert not bool(ds.subspace_angle_determined)
+    assert ds.clv_converged.values.tolist() == [False, False, True]

@@ -21,6 +21,7 @@ equal its exponent.
 """
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -30,7 +31,7 @@ from .._core.divergence import DIVERGED_FLAGS, finite_mean, warn_diverged
 from .._core.inputs import as_initial_state, as_inputs
 from .._core.options import check_option, check_positive_int, resolve_dtype
 from .._core.result import Schema, Var, build_result
-from ..errors import OptionError
+from ..errors import NumericalReliabilityWarning, OptionError
 from ._rstore import RStore
 from .method import choose_method
 from .qr import Frame, LogRAccumulator, run_jacobian, run_tangent
@@ -43,6 +44,23 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ["covariant_lyapunov_vectors", "SCHEMA", "subspace_angle", "participation_ratio"]
 
 CLV_METHODS = ("auto", "tangent", "jacobian")
+CLV_GAP_STEPS = 5.0  # gap x transient needed: contamination by a neighbouring direction <= e^-5
+
+
+def gap_steps(exponent, steps: int):
+    """``min(λ_{i−1} − λ_i, λ_i − λ_{i+1}) · steps`` per exponent (neighbours among the computed
+    ones): a CLV converges like ``exp(−gap · t)`` in each of Ginelli's passes, so it is determined
+    where this is large (`CLV_GAP_STEPS`).
+
+    >>> gap_steps(np.array([0.5, 0.0, -0.01]), 100).tolist()
+    [50.0, 1.0, 1.0]
+    """
+    e = np.asarray(exponent, dtype=float)
+    gaps = np.full(e.shape, np.inf)
+    d = np.abs(np.diff(e))
+    gaps[:-1] = np.minimum(gaps[:-1], d)
+    gaps[1:] = np.minimum(gaps[1:], d)
+    return gaps * steps
 
 
 def subspace_angle(C, m: int):
@@ -290,6 +308,12 @@ SCHEMA = Schema("clv", description="covariant Lyapunov vectors (Ginelli's algori
     "mean_participation_ratio": Var(("exponent_index",), "participation ratio of the CLV, mean over the "
                                     "sampled times and finite trajectories"),
     "n_unstable": Var((), "number of leading CLVs spanning the unstable subspace of min_subspace_angle"),
+    "clv_converged": Var(("exponent_index",), "CLV determined: the gap to its neighbouring exponents times "
+                         "min(transient, backward_transient) is at least 5 (contamination <= e^-5)",
+                         flags=("not_converged", "converged")),
+    "subspace_angle_determined": Var((), "min_subspace_angle determined: the exponent gap at the "
+                                     "unstable/stable split times min(transient, backward_transient) is at "
+                                     "least 5", flags=("not_converged", "converged")),
     "diverged": Var(("trajectory",), "trajectory diverged (NaN/inf state, exponent or vector, or a "
                     "singular Jacobian product)", flags=DIVERGED_FLAGS),
 }, coords={
@@ -321,6 +345,18 @@ def _to_dataset(system, acc, h, Qs, Cs, hs, log_growth, times, options, *, spill
         angle = subspace_angle(C, m).cpu().numpy()
     else:
         angle = np.full((B, len(times)), np.nan)
+    # Ginelli's passes converge like exp(-gap t): vectors and the split need gap x transient >> 1
+    settle = min(options["transient"], options["backward_transient"])
+    with np.errstate(invalid="ignore"):
+        clv_converged = gap_steps(exponent, settle) >= CLV_GAP_STEPS
+        split = (exponent[m - 1] - exponent[m]) * settle if 0 < m < k else np.nan
+    split_ok = bool(split >= CLV_GAP_STEPS)
+    if 0 < m < k and not split_ok:
+        need = int(np.ceil(CLV_GAP_STEPS / max(exponent[m - 1] - exponent[m], 1e-300)))
+        warnings.warn(f"covariant_lyapunov_vectors: min_subspace_angle is not determined: the exponent gap "
+                      f"{exponent[m - 1] - exponent[m]:.3g} at the unstable/stable split needs transients of "
+                      f"about {need} steps, got {settle}; see subspace_angle_determined",
+                      NumericalReliabilityWarning, stacklevel=4)
     clv, pr, states = clv.cpu().numpy(), pr.cpu().numpy(), hs.permute(1, 0, 2).cpu().numpy()
     for a in (clv, pr, states, angle):
         a[diverged] = np.nan
@@ -329,6 +365,7 @@ def _to_dataset(system, acc, h, Qs, Cs, hs, log_growth, times, options, *, spill
     data = {"clv": clv, "trajectory_state": states, "exponent": exponent,
             "clv_growth_rate": finite_mean(growth, diverged), "min_subspace_angle": angle,
             "participation_ratio": pr, "mean_participation_ratio": mean_pr, "n_unstable": m,
+            "clv_converged": clv_converged, "subspace_angle_determined": split_ok,
             "diverged": diverged}
     coords = {"trajectory": np.arange(B), "time": times, "state": np.arange(system.state_size),
               "exponent_index": np.arange(k)}

@@ -49,6 +49,13 @@ def _angles(ds, ax_t, ax_h) -> None:
              title="angle between CLV subspaces (a line per trajectory)")
     ax_h.set(xlabel="min angle  [deg]", ylabel="count", title="distribution over times and trajectories")
     vals = finite(deg)
+    if "subspace_angle_determined" in ds and vals.size and not bool(ds.subspace_angle_determined):
+        gap = ds.exponent.values[int(ds.n_unstable) - 1] - ds.exponent.values[int(ds.n_unstable)]
+        why = (f"not determined (not drawn):\nexponent gap {gap:.2g} at the split\nneeds transients "
+               f"≳ 5/gap = {5 / gap:.2g} steps")
+        note(ax_t, why)
+        note(ax_h, why)
+        return
     if not vals.size:
         why = (divergence_text(ds) if (ds.diverged.values != 0).all() else
                "no unstable/stable split: every exponent has the same sign (n_unstable = 0 or all)")
@@ -86,6 +93,10 @@ def _participation(ds, ax) -> None:
     ax.plot(idx, mean, "-", color="0.4", lw=0.8)
     ax.plot(idx[unstable], mean[unstable], "o", color="C3", ms=4, label="mean, λ_i > 0")
     ax.plot(idx[~unstable], mean[~unstable], "o", color="C0", ms=4, label="mean, λ_i ≤ 0")
+    if "clv_converged" in ds and not ds.clv_converged.values.all():  # vectors the transients cannot settle
+        loose = ~ds.clv_converged.values.astype(bool)
+        ax.plot(idx[loose], mean[loose], "o", mfc="white", mec="0.3", ms=4,
+                label="not determined (gap × transient < 5)")
     ax.axhline(S, color="0.6", lw=0.8, ls="--", label=f"S = {S} (spread evenly)")
     ax.set_ylim(0.9, S * 1.05)  # a participation ratio is at least 1
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
