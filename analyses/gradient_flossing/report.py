@@ -61,7 +61,7 @@ def _verdict(rows: list[dict]) -> list[str]:
 def text(ds: xr.Dataset, rows: list[dict], size: str, cfg: dict) -> str:
     fl = cfg["floss"]
     out = [f"# Gradient flossing (Engelken, NeurIPS 2023) — size `{size}`", "",
-           "Claim (SCIENCE.md §6): regularising the leading finite-time Lyapunov exponents toward 0 during "
+           "Claim (docs/science.md §6): regularising the leading finite-time Lyapunov exponents toward 0 during "
            "training keeps the product of Jacobians well conditioned, so that gradients neither vanish nor "
            "explode, which helps tasks with long delays; with pre-flossing before training.", "",
            f"Setting: Elman tanh RNN, N = {cfg['hidden']}, W_hh ~ N(0, g²/N) with g = {cfg['gain']}; delayed "

@@ -1,5 +1,5 @@
 """Gradient flossing: Engelken (NeurIPS 2023), "Gradient flossing: improving gradient descent
-through dynamic control of Jacobians" (docs/science.md §6; SCIENCE.md §6).
+through dynamic control of Jacobians" (docs/science.md §6).
 
 Claim checked here, at CPU size: on a task with a long delay, a tanh RNN trained with
 gradient flossing (the k leading finite-time Lyapunov exponents pushed toward 0 by
