@@ -16,6 +16,8 @@ Both are Lightning callbacks, so a config adds them under ``trainer.callbacks`` 
 """
 from __future__ import annotations
 
+import abc
+
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -45,14 +47,15 @@ def _number(name: str, value, *, positive: bool = False) -> float:
     return float(value)
 
 
-class TrainingLossTerm(pl.Callback):
+class TrainingLossTerm(pl.Callback, abc.ABC):
     """A callback that adds a term to the training loss: `lightning_modules.SequenceModel`'s
     ``training_step`` adds ``loss_term(trainer, pl_module, batch, batch_idx)`` of every such
     callback (None: nothing this step) before the backward pass, inside the same forward (so
     DDP synchronises its gradients with the task loss')."""
 
+    @abc.abstractmethod
     def loss_term(self, trainer, pl_module, batch, batch_idx) -> torch.Tensor | None:
-        raise NotImplementedError
+        """The term to add to this step's training loss, or None."""
 
 
 class GradientFlossing(TrainingLossTerm):

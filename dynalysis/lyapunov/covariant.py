@@ -34,7 +34,7 @@ from .._core.result import Schema, Var, build_result
 from ..errors import NumericalReliabilityWarning, OptionError
 from ._rstore import RStore
 from .method import choose_method
-from .qr import Frame, LogRAccumulator, run_jacobian, run_tangent
+from .qr import Frame, LogRAccumulator, initial_frame, run_jacobian, run_tangent
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
@@ -209,9 +209,8 @@ def covariant_lyapunov_vectors(system: System, inputs, *, n_vectors: int | None 
     times = np.round(np.linspace(transient, T - back, n_times)).astype(int)
     row = {int(t): i for i, t in enumerate(times)}
 
-    g = torch.Generator().manual_seed(int(seed))  # Q_0 drawn as in lyapunov_spectrum
-    Q0 = torch.stack([torch.randn(B, S, generator=g, dtype=dtype) for _ in range(k)], -1)
-    Q = torch.linalg.qr(Q0).Q.to(x.device)
+    g = torch.Generator().manual_seed(int(seed))  # Q_0 drawn as in lyapunov_spectrum, then C_T
+    Q = initial_frame(B, S, k, generator=g, dtype=dtype, device=x.device)
     C_T = torch.randn(B, k, k, generator=g, dtype=dtype).triu().to(x.device)
 
     Qs = torch.full((n_times, B, S, k), torch.nan, dtype=dtype, device=x.device)

@@ -31,10 +31,13 @@ def auto_log_condition(dtype) -> float:
     return 0.5 * math.log(1.0 / torch.finfo(dtype).eps)
 
 
-def initial_frame(B: int, S: int, k: int, *, seed: int, dtype, device=None) -> torch.Tensor:
+def initial_frame(B: int, S: int, k: int, *, seed: int | None = None, generator: torch.Generator | None = None,
+                  dtype, device=None) -> torch.Tensor:
     """Random orthonormal frames ``(B, S, k)``, one seeded draw per column, so that column
-    ``j`` does not depend on ``k`` (the leading ``k`` columns evolve as in the full run)."""
-    g = torch.Generator().manual_seed(int(seed))
+    ``j`` does not depend on ``k``: ``n_exponents=k`` reproduces the leading ``k`` of the full
+    run. Drawn from ``generator`` (which callers may go on drawing from) or a fresh one seeded
+    with ``seed``."""
+    g = generator if generator is not None else torch.Generator().manual_seed(int(seed))
     Q0 = torch.stack([torch.randn(B, S, generator=g, dtype=dtype) for _ in range(k)], -1)
     return torch.linalg.qr(Q0).Q.to(device)
 

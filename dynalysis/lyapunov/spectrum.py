@@ -41,7 +41,7 @@ from .._core.result import Schema, Var, build_result
 from ..errors import NumericalReliabilityWarning, OptionError
 from .confidence import bootstrap_interval, converged, trace_drift
 from .method import choose_method
-from .qr import Frame, LogRAccumulator, run_jacobian, run_tangent
+from .qr import Frame, LogRAccumulator, initial_frame, run_jacobian, run_tangent
 
 if TYPE_CHECKING:  # pragma: no cover
     import xarray as xr
@@ -225,11 +225,7 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
                                        device=x.device)
     h = as_initial_state(sys_, initial_state, B, dtype=dtype, device=x.device)
 
-    # one draw per column, so column j does not depend on k: the k leading columns evolve
-    # exactly as in the full run and n_exponents=k reproduces its leading k
-    g = torch.Generator().manual_seed(int(seed))
-    Q0 = torch.stack([torch.randn(B, S, generator=g, dtype=dtype) for _ in range(k)], -1)
-    Q = torch.linalg.qr(Q0).Q.to(x.device)
+    Q = initial_frame(B, S, k, seed=seed, dtype=dtype, device=x.device)
     acc = LogRAccumulator(B, k, T - transient, trace_points, dtype=dtype, device=x.device)
     bar = None
     if progress:

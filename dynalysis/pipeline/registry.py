@@ -89,17 +89,15 @@ def _transient_growth(system, inputs, options):
 def _clv(system, inputs, options):
     from ..lyapunov.covariant import covariant_lyapunov_vectors
 
-    # forward and backward transients of --transient steps; up to 100 times in between, fewer when
-    # the vectors (trajectory x time x state x n_exponents, float64) would pass 64 MiB
-    # the window between the transients is cut so that its R factors (k x k per trajectory and
-    # step) stay in memory: a 20 000-step demo run would otherwise write gigabytes to disk
-    S = system.state_size
+    # forward and backward transients of --transient steps; the window between them is cut so
+    # that its R factors (k x k per trajectory and step) stay in memory (a 20 000-step demo run
+    # would write gigabytes to disk); up to 100 times in it, fewer when the vectors (trajectory x
+    # time x state x k, float64) would pass 64 MiB
+    B, S = inputs.shape[0], system.state_size
     k = options.n_exponents or S
-    B, T = inputs.shape[0], inputs.shape[1]
-    window = min(T - 2 * options.transient, max(_CLV_MIN_WINDOW, _CLV_R_BYTES // (8 * B * k * k)))
+    window = min(inputs.shape[1] - 2 * options.transient, max(_CLV_MIN_WINDOW, _CLV_R_BYTES // (8 * B * k * k)))
     inputs = inputs[:, : window + 2 * options.transient]
-    window += 1
-    n_times = max(1, min(100, window, _CLV_BYTES // (8 * inputs.shape[0] * S * k)))
+    n_times = max(1, min(100, window + 1, _CLV_BYTES // (8 * B * S * k)))
     return covariant_lyapunov_vectors(system, inputs, n_vectors=k, transient=options.transient, n_times=n_times,
                                       seed=options.seed, dtype=options.dtype)
 
