@@ -123,7 +123,7 @@ def _jvp_columns(step, state: Tensor, x: Tensor, tangents: Tensor) -> tuple[Tens
 
     try:
         return torch.func.vmap(column, in_dims=2, out_dims=(None, 2))(tangents)
-    except RuntimeError as error:  # NotImplementedError included (a subclass)
+    except RuntimeError as error:  # torch reports missing forward-mode rules as RuntimeErrors
         text = str(error)
         if not (torch.backends.cudnn.enabled and "forward AD" in text and "cudnn" in text.lower()):
             raise
