@@ -31,6 +31,8 @@ def make_inputs(B: int, T: int, seed: int = 1) -> torch.Tensor:
 
 
 def ours(system, inputs, **options):
+    """Our engine; a QR every step unless ``reortho_every`` is given (the default is "auto")."""
+    options.setdefault("reortho_every", 1)
     return dynalysis.lyapunov_spectrum(system, inputs, **options)
 
 
@@ -69,7 +71,6 @@ def full_spectrum(cell: str, N: int, *, B: int, transient: int, steps: int, base
     lyap = use_lyapynov and target_lyap is not None and lyapynov_available()
     fns = {
         "ours": lambda: ours(system, x[:, :w], transient=10),
-        "auto": lambda: ours(system, x[:, :w], transient=10, reortho_every="auto"),
         "baseline": lambda: full_jacobian_qr(system, x[:, :base_steps], h0, transient=0, steps=base_steps),
         "baseline_vec": lambda: full_jacobian_qr(system, x[:, :base_steps], h0, transient=0,
                                                  steps=base_steps, vectorize=True),
@@ -79,16 +80,18 @@ def full_spectrum(cell: str, N: int, *, B: int, transient: int, steps: int, base
         fns["lyapynov"] = lambda: lyapynov_lce(net, cell, x[:, :w], h0, transient=10, n_compute=w - 10)
     t = fastest(fns, repeats=rounds)
     per = {name: t[name] / (base_steps if name.startswith("baseline") else w)
-           for name in ("ours", "auto", "baseline", "baseline_vec", "lyapynov") if name in t}
+           for name in ("ours", "baseline", "baseline_vec", "lyapynov") if name in t}
     qr_name = min(("linalg.qr", "geqrf+orgqr"), key=t.get)
     roof = t["matmul"] + t[qr_name]
     t_full, ds = timed(lambda: ours(system, x, transient=transient))
     t_auto, ds_auto = timed(lambda: ours(system, x, transient=transient, reortho_every="auto"))
     auto_diff = float(np.abs(ds_auto.exponent.values - ds.exponent.values).max())
-    auto_txt = f"{fmt_time(per['auto'] * T)} ({fmt_time(per['auto'])}/step)"
-    auto_note = (f"reortho_every='auto': one QR per {float(ds_auto.mean_reortho_interval):.1f} steps, "
-                 f"largest block ln κ {float(ds_auto.max_log_condition):.1f} (limit 18.4), spectrum "
-                 f"within {auto_diff:.0e} of every-step; end-to-end {fmt_time(t_auto)}")
+    # "auto" end to end on the whole run: its QRs at the trace steps and confidence blocks
+    # depend on the run's length, so a window would not scale
+    auto_txt = f"{fmt_time(t_auto)} end to end ({fmt_time(t_auto / T)}/step)"
+    auto_note = (f"reortho_every='auto' (the default): one QR per {float(ds_auto.mean_reortho_interval):.1f} "
+                 f"steps, largest block ln κ {float(ds_auto.max_log_condition):.1f} (limit 18.4), spectrum "
+                 f"within {auto_diff:.0e} of every-step")
 
     case = f"{cell} N={N} (S={S}), {B}×({transient}+{steps}) steps, all {S} exponents"
     ours_txt = f"{fmt_time(per['ours'] * T)} ({fmt_time(per['ours'])}/step)"
@@ -117,15 +120,15 @@ def full_spectrum(cell: str, N: int, *, B: int, transient: int, steps: int, base
                         f"of the {S}×{S} frame per step; an engine costing only this machine's "
                         f"matmul + QR would reach {ceiling:.1f}×, so {target_lyap:g}× is out of "
                         "reach of any every-step QR here"))
-        ra = per["lyapynov"] / per["auto"]
-        rows.append(Row(SECTION, case, f"lyapynov, as above: {fmt_time(per['lyapynov'] * T)}", auto_txt,
+        ra = t_l / t_auto  # both end to end on the whole run
+        rows.append(Row(SECTION, case, f"lyapynov, whole run: {fmt_time(t_l)}", auto_txt,
                         ra, f"≥ {target_lyap:g}×", ra >= target_lyap, auto_note))
     elif target_lyap is not None:
         rows.append(Row(SECTION, case, "lyapynov not installed (pip install '.[bench]')", ours_txt,
                         None, f"≥ {target_lyap:g}×", None, "row skipped"))
     if not lyap:
         rows.append(Row(SECTION, case, f"ours, QR every step: {ours_txt}", auto_txt,
-                        per["ours"] / per["auto"], "info", None, auto_note))
+                        per["ours"] * T / t_auto, "info", None, auto_note))
     frac = roof / per["ours"]
     rows.append(Row(SECTION, f"{cell} N={N}: roofline", f"matmul {fmt_time(t['matmul'])} + {qr_name} "
                     f"{fmt_time(t[qr_name])} per step (B={B}, {S}×{S})", f"{fmt_time(per['ours'])}/step",

@@ -15,7 +15,7 @@ import torch
 
 import dynalysis
 from dynalysis import NumericalReliabilityWarning
-from dynalysis.lyapunov.confidence import MAX_BLOCKS, BlockSums
+from dynalysis.lyapunov.confidence import MAX_BLOCKS, BlockSums, block_length
 from dynalysis.models import build_model
 
 F64 = torch.float64
@@ -120,20 +120,38 @@ def test_bad_confidence_options(kwargs):
 
 
 def test_block_sums_keep_a_fixed_number_of_blocks_and_every_step():
-    blocks = BlockSums(2, 3, dtype=F64, device="cpu")
     rng = np.random.default_rng(0)
-    total, steps = np.zeros((2, 3)), 0
-    for _ in range(100):  # 100 flushes of 64 QR steps covering 1-3 steps each
+    lengths = rng.integers(1, 4, (100, 64))  # 100 flushes of 64 QR steps covering 1-3 steps each
+    ends = np.cumsum(lengths).reshape(100, 64)
+    blocks = BlockSums(2, 3, int(ends[-1, -1]), dtype=F64, device="cpu")
+    total = np.zeros((2, 3))
+    for i in range(100):
         logs = rng.standard_normal((64, 2, 3))
-        lengths = rng.integers(1, 4, 64)
-        blocks.add(torch.as_tensor(logs), lengths)
+        blocks.add(torch.as_tensor(logs), ends[i])
         total += logs.sum(0)
-        steps += lengths.sum()
         assert blocks.sums.shape == (MAX_BLOCKS, 2, 3)
     sums, n = blocks.filled()
-    assert MAX_BLOCKS // 2 <= len(n) <= MAX_BLOCKS and (n > 0).all()
+    assert MAX_BLOCKS // 2 < len(n) <= MAX_BLOCKS and (n > 0).all()
     np.testing.assert_allclose(sums.sum(0), total, atol=1e-9)
-    assert n.sum() == steps
+    assert n.sum() == ends[-1, -1]
+
+
+@pytest.mark.parametrize("n_steps", [1, 63, 64, 65, 1000, 4096, 4097])
+def test_blocks_are_fixed_time_spans_whatever_the_qr_schedule(n_steps):
+    """Blocks of P = block_length(n) steps, 33-64 of them: the same spans for a QR every step
+    and for QRs at the block boundaries only, with equal sums (the interval depends on them)."""
+    P = block_length(n_steps)
+    assert -(-n_steps // P) <= MAX_BLOCKS and (P == 1 or -(-n_steps // (P // 2)) > MAX_BLOCKS)
+    rates = np.random.default_rng(1).standard_normal((n_steps, 1, 2))
+    every = BlockSums(1, 2, n_steps, dtype=F64, device="cpu")
+    every.add(torch.as_tensor(rates), np.arange(1, n_steps + 1))
+    ends = np.unique(np.minimum(np.arange(P, n_steps + P, P), n_steps))
+    coarse = BlockSums(1, 2, n_steps, dtype=F64, device="cpu")
+    spans = np.add.reduceat(rates, np.r_[0, ends[:-1]], axis=0)
+    coarse.add(torch.as_tensor(spans), ends)
+    (s1, n1), (s2, n2) = every.filled(), coarse.filled()
+    np.testing.assert_array_equal(n1, n2)
+    np.testing.assert_allclose(s1, s2, atol=1e-12)
 
 
 def test_an_exponent_near_zero_converges_on_the_absolute_tolerance():

@@ -128,9 +128,12 @@ def test_float32_with_sparse_reorthonormalisation_loses_the_tail_float64_does_no
     A = U @ torch.tensor([[1.0, 1.0], [0.0, math.exp(-2.0)]], dtype=F64) @ U.T
     system = MapSystem(lambda h, x: h @ A.T.to(h.dtype), 2)
     exact = np.array([0.0, -2.0])
-    x = dynalysis.zero_inputs(system, 2, 600)
-    lam64 = dynalysis.lyapunov_spectrum(system, x, reortho_every=12).exponent.values
-    lam32 = dynalysis.lyapunov_spectrum(system, x, reortho_every=12, dtype="float32").exponent.values
+    # 2 000 averaged steps and 10 trace points: the QRs every trace step and confidence block
+    # (32 steps) add few; most blocks are 12 steps long
+    x = dynalysis.zero_inputs(system, 2, 2100)
+    kw = dict(reortho_every=12, trace_points=10)
+    lam64 = dynalysis.lyapunov_spectrum(system, x, **kw).exponent.values
+    lam32 = dynalysis.lyapunov_spectrum(system, x, dtype="float32", **kw).exponent.values
     np.testing.assert_allclose(lam64, exact, atol=1e-6)
     assert abs(lam32[0] - exact[0]) < 1e-3  # the leading exponent survives
     assert abs(lam32[1] - exact[1]) > 0.1  # the tail is swamped by round-off of the leading direction
@@ -205,9 +208,11 @@ def test_geqrf_and_linalg_qr_paths_give_the_same_spectrum(monkeypatch):
 def test_auto_schedule_follows_the_spread_and_stays_exact_on_a_linear_map():
     # spread ln(1.2/0.3) = 1.386 per step; "auto" aims at half of ln(u^-1/2) = 9.2 per block:
     # blocks of int(9.2/1.386) = 6 steps, each with condition e^{6·1.386} ≈ 4e3
+    # (2 050 averaged steps, 5 trace points: the QRs forced at the 64-step confidence blocks
+    # cut one block in 11 short, 60 + 4 steps)
     system, exact = linear_map([1.2, 0.9, -0.5, 0.3])
-    x = dynalysis.zero_inputs(system, 2, 400)
-    ds = dynalysis.lyapunov_spectrum(system, x, transient=150, reortho_every="auto")
+    x = dynalysis.zero_inputs(system, 2, 2200)
+    ds = dynalysis.lyapunov_spectrum(system, x, transient=150, reortho_every="auto", trace_points=5)
     np.testing.assert_allclose(ds.exponent.values, np.sort(exact)[::-1], atol=1e-9)
     assert 5.5 <= float(ds.mean_reortho_interval) <= 6.0
     assert float(ds.max_log_condition) == pytest.approx(6 * math.log(4.0), abs=1e-6)
@@ -217,18 +222,21 @@ def test_auto_schedule_follows_the_spread_and_stays_exact_on_a_linear_map():
 @pytest.mark.parametrize("k", [1, 5])
 def test_max_log_condition_is_the_block_spread(k):
     system, _ = linear_map([1.2, 0.9, -0.5, 0.3])
-    ds = dynalysis.lyapunov_spectrum(system, dynalysis.zero_inputs(system, 2, 400), transient=150,
-                                     reortho_every=k)
+    ds = dynalysis.lyapunov_spectrum(system, dynalysis.zero_inputs(system, 2, 2200), transient=150,
+                                     reortho_every=k, trace_points=5)
     assert float(ds.max_log_condition) == pytest.approx(k * math.log(4.0), abs=1e-6)
-    assert float(ds.mean_reortho_interval) == pytest.approx(250 / len(range(155, 401, k)) if k > 1 else 1.0,
-                                                            rel=0.05)
+    # QRs at the multiples of k and, after the transient, at every trace step (every 512 = 2^9
+    # >= 2050/5 steps), every confidence block (64) and the last step
+    qr_steps = ({t for t in range(151, 2201) if t % k == 0} | set(range(150 + 64, 2201, 64))
+                | set(range(150 + 512, 2201, 512)) | {2200})
+    assert float(ds.mean_reortho_interval) == pytest.approx(2050 / len(qr_steps), rel=1e-12)
 
 
 def test_auto_schedule_takes_long_blocks_on_a_near_isometry_and_matches_every_step():
     system = wcrnn(N=16, eps=0.05)
-    x = drive(2, 300)
-    every = dynalysis.lyapunov_spectrum(system, x, transient=50)
-    auto = dynalysis.lyapunov_spectrum(system, x, transient=50, reortho_every="auto")
+    x = drive(2, 2100)
+    every = dynalysis.lyapunov_spectrum(system, x, transient=50, reortho_every=1, trace_points=5)
+    auto = dynalysis.lyapunov_spectrum(system, x, transient=50, reortho_every="auto", trace_points=5)
     np.testing.assert_allclose(auto.exponent.values, every.exponent.values, atol=1e-12)
     assert float(auto.mean_reortho_interval) > 12  # the cap is 16 steps (and the last block)
     assert float(every.mean_reortho_interval) == 1.0
@@ -251,9 +259,9 @@ def test_auto_schedule_keeps_the_float32_tail_that_a_fixed_k_loses():
     U = torch.tensor([[c, -c], [c, c]], dtype=F64)
     A = U @ torch.tensor([[1.0, 1.0], [0.0, math.exp(-2.0)]], dtype=F64) @ U.T
     system = MapSystem(lambda h, x: h @ A.T.to(h.dtype), 2)
-    x = dynalysis.zero_inputs(system, 2, 600)
+    x = dynalysis.zero_inputs(system, 2, 2100)  # 2 000 averaged steps: blocks of 32, trace every 512
     for dtype, interval, atol in (("float64", 4.0, 1e-9), ("float32", 1.0, 1e-4)):
-        auto = dynalysis.lyapunov_spectrum(system, x, reortho_every="auto", dtype=dtype)
+        auto = dynalysis.lyapunov_spectrum(system, x, reortho_every="auto", dtype=dtype, trace_points=5)
         np.testing.assert_allclose(auto.exponent.values, [0.0, -2.0], atol=atol)
         assert float(auto.mean_reortho_interval) == pytest.approx(interval, abs=0.1)
 

@@ -1,8 +1,9 @@
 """Confidence intervals and convergence of Lyapunov exponents (docs/science.md §6).
 
 The QR engine keeps, per trajectory and frame column, the sums of ``ln|R_ii|`` over a fixed
-number of consecutive time blocks (`BlockSums`: adjacent blocks are merged pairwise when the
-buffer is full, so memory does not grow with the number of steps). From them:
+number of consecutive time blocks (`BlockSums`: at most `MAX_BLOCKS`, their length fixed from
+the run's length up front, so memory does not grow with the number of steps, and the blocks
+are the same time spans whatever the QR schedule). From them:
 
 * a confidence interval per exponent from two bootstraps of the mean over trajectories of
   ``Σ ln|R_ii| / Σ steps``: resampling the time blocks of each trajectory (a block bootstrap,
@@ -21,52 +22,63 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["BlockSums", "bootstrap_interval", "trace_drift", "converged", "N_BOOTSTRAP", "TAIL",
+__all__ = ["BlockSums", "block_length", "bootstrap_interval", "trace_drift", "converged", "N_BOOTSTRAP", "TAIL",
            "MAX_BLOCKS"]
 
-MAX_BLOCKS = 64  # time blocks kept per trajectory; full → merged pairwise into 32
+MAX_BLOCKS = 64  # time blocks kept per trajectory (33-64 of them hold steps, once the run is > 64 steps)
 N_BOOTSTRAP = 1000
 TAIL = 0.2  # fraction of the averaged steps over which the trace must have stopped drifting
 SCALE_FRACTION = 0.1  # exponents near 0 are resolved relative to this share of max_j |λ_j|
 
 
-class BlockSums:
-    """Sums of ``ln|R_ii|`` over consecutive blocks of QR steps, ``(MAX_BLOCKS, B, k)``.
+def block_length(n_steps: int) -> int:
+    """Time steps per confidence block of a run averaging ``n_steps`` steps: the smallest
+    power of 2 that keeps the number of blocks ``ceil(n_steps / P) ≤ MAX_BLOCKS``.
 
-    Block ``j`` holds the QR steps ``j·P .. (j+1)·P − 1`` (``P`` doubles at each merge) and
-    the number of time steps they cover. One ``index_add_`` per call of `add`, no host
-    synchronisation.
+    >>> block_length(64), block_length(65), block_length(1000)
+    (1, 2, 16)
+    """
+    P = 1
+    while -(-int(n_steps) // P) > MAX_BLOCKS:
+        P *= 2
+    return P
+
+
+class BlockSums:
+    """Sums of ``ln|R_ii|`` over consecutive blocks of time steps, ``(MAX_BLOCKS, B, k)``.
+
+    Block ``j`` holds the averaged steps ``j·P + 1 .. (j+1)·P`` with ``P = block_length(n_steps)``
+    fixed up front, so the blocks are the same time spans whatever the QR schedule: the QR
+    engine re-orthonormalises at every block boundary (`next_boundary`), and a QR's
+    ``ln|R_ii|`` (which cover the steps since the previous QR) fall into the block of its
+    last step. One ``index_add_`` per call of `add`, no host synchronisation on the CPU.
     """
 
-    def __init__(self, B: int, k: int, *, dtype, device):
+    def __init__(self, B: int, k: int, n_steps: int, *, dtype, device):
         self.sums = torch.zeros(MAX_BLOCKS, B, k, dtype=dtype, device=device)
         self.steps = np.zeros(MAX_BLOCKS, dtype=np.int64)
-        self.per_block = 1  # QR steps per block
-        self.n_qr = 0
+        self.per_block = block_length(n_steps)  # time steps per block
+        self.last = 0  # averaged steps covered so far
 
-    def add(self, logs, lengths: np.ndarray) -> None:
-        """Add ``logs (n, B, k)`` (``ln|diag R|`` of the next ``n`` QR steps) covering
-        ``lengths (n,)`` time steps each."""
-        n = len(lengths)
-        while (self.n_qr + n - 1) // self.per_block >= MAX_BLOCKS:
-            self._merge()
-        np.add.at(self.steps, (self.n_qr + np.arange(n)) // self.per_block, lengths)
-        # the block index built on the device: no host-to-device copy (a synchronisation) in the loop
-        block = torch.arange(self.n_qr, self.n_qr + n, device=self.sums.device) // self.per_block
-        self.sums.index_add_(0, block, logs)
-        self.n_qr += n
+    def add(self, logs, ends: np.ndarray) -> None:
+        """Add ``logs (n, B, k)`` (``ln|diag R|`` of the next ``n`` QR steps), the QRs taken
+        after ``ends (n,)`` averaged steps (increasing)."""
+        ends = np.asarray(ends, dtype=np.int64)
+        idx = (ends - 1) // self.per_block
+        np.add.at(self.steps, idx, np.diff(ends, prepend=self.last))
+        self.last = int(ends[-1])
+        block = torch.from_numpy(idx)
+        if self.sums.is_cuda:  # pinned and asynchronous: the time loop does not wait for the device
+            block = block.pin_memory()
+        self.sums.index_add_(0, block.to(self.sums.device, non_blocking=True), logs)
 
-    def _merge(self) -> None:
-        half = MAX_BLOCKS // 2
-        self.sums[:half] = self.sums[0::2] + self.sums[1::2]
-        self.sums[half:] = 0
-        self.steps[:half] = self.steps[0::2] + self.steps[1::2]
-        self.steps[half:] = 0
-        self.per_block *= 2
+    def next_boundary(self, done: int) -> int:
+        """First block boundary after ``done`` averaged steps."""
+        return (done // self.per_block + 1) * self.per_block
 
     def filled(self) -> tuple[np.ndarray, np.ndarray]:
         """``(sums (m, B, k), steps (m,))`` of the ``m`` blocks that hold steps."""
-        m = -(-self.n_qr // self.per_block)
+        m = -(-self.last // self.per_block)
         return self.sums[:m].cpu().numpy(), self.steps[:m].copy()
 
 

@@ -48,13 +48,15 @@ class LogRAccumulator:
     ``push(diag_R, done)`` copies one step's ``diag R`` (B, k) into the buffer; every
     `_FLUSH` pushes the buffer is reduced with one ``log``/``cumsum``, added to the time
     blocks of the confidence interval (`BlockSums`), and the running means at the trace steps
-    (about every ``n_avg / trace_points`` averaged steps, plus the last) are written into a
+    (every ``2^j ≥ n_avg / trace_points`` averaged steps, plus the last) are written into a
     preallocated trace. Memory: ``O((_FLUSH + trace_points + MAX_BLOCKS) B k)``.
     """
 
     def __init__(self, B: int, k: int, n_avg: int, trace_points: int, *, dtype, device):
         self.n_avg = n_avg
-        self.trace_every = -(-n_avg // trace_points)  # ceil: at most trace_points + 1 rows
+        # a power of 2 (at most trace_points + 1 rows): the trace steps and the confidence blocks
+        # (also powers of 2) nest, so the QRs the schedule must take there are few
+        self.trace_every = 1 << (-(-n_avg // trace_points) - 1).bit_length()
         self.next_trace = self.trace_every
         self.buf = torch.empty(_FLUSH, B, k, dtype=dtype, device=device)
         self.done = [0] * _FLUSH
@@ -66,8 +68,7 @@ class LogRAccumulator:
         # round-off of the smallest diag R is about u·exp(this), see `reortho_every`
         self.max_log_condition = torch.zeros((), dtype=dtype, device=device)
         self.n_qr = 0
-        self.blocks = BlockSums(B, k, dtype=dtype, device=device)
-        self.last_done = 0
+        self.blocks = BlockSums(B, k, n_avg, dtype=dtype, device=device)
 
     def push(self, diag_r, done: int) -> None:
         self.buf[self.n].copy_(diag_r)
@@ -83,9 +84,7 @@ class LogRAccumulator:
         spread = (logs.amax(-1) - logs.amin(-1)).nan_to_num_(nan=0.0, posinf=0.0)
         self.max_log_condition = torch.maximum(self.max_log_condition, spread.max())
         self.n_qr += self.n
-        done = np.asarray(self.done[: self.n])
-        self.blocks.add(logs, np.diff(done, prepend=self.last_done))
-        self.last_done = int(done[-1])
+        self.blocks.add(logs, np.asarray(self.done[: self.n]))
         csum = logs.cumsum_(0).add_(self.log_sum)
         for i in range(self.n):
             done = self.done[i]
@@ -97,10 +96,21 @@ class LogRAccumulator:
         self.log_sum.copy_(csum[-1])
         self.n = 0
 
+    def next_stop(self, done: int) -> int:
+        """The next averaged step (after ``done``) that must end with a QR whatever the
+        schedule: a trace step, a boundary of the confidence blocks, or the last step. With
+        a QR there, the trace, the block sums (hence the interval and ``converged``) are the
+        every-step ones up to round-off: ``Σ ln|R_ii|`` over a span does not depend on where
+        inside it the frame was re-orthonormalised."""
+        trace = (done // self.trace_every + 1) * self.trace_every
+        return min(trace, self.blocks.next_boundary(done), self.n_avg)
+
 
 class Frame:
     """The orthonormal frame ``Q`` and the QR schedule: every `reortho_every` steps (or the
-    adaptive ``"auto"`` blocks), and always at the end of the transient and of the run."""
+    adaptive ``"auto"`` blocks), and always at the end of the transient and at every step the
+    results are sampled at (`LogRAccumulator.next_stop`: trace steps, confidence blocks, the
+    end of the run), so that every schedule reports the same trace and interval."""
 
     def __init__(self, Q, acc: LogRAccumulator, *, T: int, transient: int, reortho_every, on_qr=None):
         self.Q, self.acc, self.T, self.transient = Q, acc, T, transient
@@ -142,6 +152,8 @@ class Frame:
             self._adapt(diag_r, t - self.last_qr)
         self.last_qr = t
         self.next_qr = t + self.every if self.auto else (t // self.every + 1) * self.every
+        if t >= self.transient:
+            self.next_qr = min(self.next_qr, self.transient + self.acc.next_stop(t - self.transient))
 
     def _adapt(self, diag_r, block: int) -> None:
         """Next block length from this block's per-step ``ln κ ≈ ln(max|R_ii|/min|R_ii|)``

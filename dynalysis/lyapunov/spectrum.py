@@ -79,7 +79,7 @@ def kaplan_yorke_dimension(exponents, *, state_size: int | None = None) -> float
 
 
 def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
-                      transient: int = 100, reortho_every: int | str = 1, initial_state=None,
+                      transient: int = 100, reortho_every: int | str = "auto", initial_state=None,
                       seed: int = 0, dtype=torch.float64, device=None, trace_points: int = 200,
                       progress: bool = False, method: str = "auto", confidence: float = 0.95,
                       ci_tol: float = 0.05, ci_atol: float = 1e-3) -> xr.Dataset:
@@ -98,7 +98,7 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
         leading ``k`` of the full spectrum.
     transient : int, default 100
         Steps run (state and frame) before averaging starts.
-    reortho_every : int, default 1
+    reortho_every : int or "auto", default "auto"
         Re-orthonormalise every ``k`` steps (faster: one QR per ``k`` steps). Exact up to
         round-off while the ``k``-step product stays well conditioned, i.e. while
         ``k (λ_1 − λ_min) ≲ 15`` (relative round-off ``u·e^{k(λ_1−λ_min)}``, ``u`` the
@@ -110,10 +110,13 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
         near-isometric maps (rotational WCRNNs), every step for strongly contracting ones,
         and every step in float32 (whose round-off a block's ``diag R`` cannot bound for
         non-normal maps). The largest block condition reached is reported
-        (``max_log_condition``) in every mode. The exponents agree with every-step QR to
-        ``≤ 1e-10`` on every reference case (``benchmarks/reortho_auto_check.py``); the
-        confidence intervals and the convergence trace are sampled at the QR steps, so they
-        differ slightly (which is why ``1`` stays the default).
+        (``max_log_condition``) in every mode. Every schedule also takes a QR at each step the
+        results are sampled at (the ``trace_points`` trace steps and the 33–64 confidence
+        blocks), so the convergence trace, the confidence interval and ``converged`` equal the
+        every-step ones to round-off (``benchmarks/reortho_auto_check.py``: ≤ 1e-11 on every
+        reference case); that costs at most ``trace_points + 64`` QRs per run (trace steps and
+        blocks nest: both are powers of 2), so ``"auto"`` saves most on long runs. ``1`` is
+        every step (the textbook method).
     initial_state : Tensor, optional
         ``(state_size,)`` or ``(trajectory, state_size)``; the system's initial state if None.
     seed : int, default 0
@@ -123,7 +126,8 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
         resolvable spread of exponents; keep float64 with ``reortho_every > 1``.
     device : optional
     trace_points : int, default 200
-        Number of points in the convergence trace.
+        Largest number of points in the convergence trace (one every ``2^j`` averaged steps,
+        the smallest power of 2 that keeps within it, plus the last step).
     progress : bool, default False
         Show a progress bar on stderr.
     method : {"auto", "tangent", "jacobian"}, default "auto"
@@ -170,8 +174,8 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
     Notes
     -----
     Confidence (docs/science.md §6, `dynalysis.lyapunov.confidence`): the sums of
-    ``ln|R_ii|`` are also kept over 32–64 consecutive time blocks per trajectory (adjacent
-    blocks merged when the buffer is full, so memory stays independent of the number of
+    ``ln|R_ii|`` are also kept over 33–64 consecutive time blocks per trajectory (their length
+    a power of 2 fixed from the run's length, so memory stays independent of the number of
     steps); the interval comes from a bootstrap over trajectories and, within each, over time
     blocks (batch means). It measures the statistical error of a stationary estimate; a
     running estimate that still drifts (slow frame alignment, a slow transient) is caught by

@@ -109,9 +109,10 @@ class AnalyzeOptions:
     transient: int = _option(100, "steps discarded before averaging (default 100)")
     n_exponents: int | None = _option(None, "leading Lyapunov exponents to compute (default: all)")
     reortho_every: int | str = _option(
-        1, "re-orthonormalise the QR frame every K steps (default 1), or 'auto': K from 1 to 16 chosen "
-        "from the spread of the exponents so that round-off stays below sqrt(u) (several times faster "
-        "for near-isometric nets such as WCRNNs)", type=str, metavar="K|auto")
+        "auto", "re-orthonormalise the QR frame every K steps, or 'auto' (default): K from 1 to 16 chosen "
+        "from the spread of the exponents so that round-off stays below sqrt(u), with a QR at every trace "
+        "step and confidence block, so results equal every-step QR (K=1) to round-off", type=str,
+        metavar="K|auto")
     jacobian_every: int | None = _option(
         None, f"sample the state Jacobian every K steps after the transient (default: about "
         f"{JACOBIAN_SAMPLES} samples per trajectory, K = max(1, (steps - transient) // {JACOBIAN_SAMPLES}))",
