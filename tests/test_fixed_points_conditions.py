@@ -218,3 +218,24 @@ def test_the_figure_has_one_panel_per_condition_or_the_chosen_one(tmp_path):
     assert not (tmp_path / "figs").exists()
     (pca, _) = plot_fixed_points(ds, tmp_path / "figs", condition="onehot_1")
     assert pca.name == "fixed_points_pca.png" and pca.stat().st_size > 0
+
+
+def test_cli_plot_draws_one_condition_and_refuses_others_before_drawing(tomita_checkpoint, tmp_path):
+    out = tmp_path / "r.nc"
+    res = _cli("analyze", tomita_checkpoint, "--out", out, "--analyses", "lyapunov,fixed_points", "--steps", "120",
+               "--transient", "10", "--n-trajectories", "2", "--fixed-point-starts", "8")
+    assert res.returncode == 0, res.stderr
+    res = _cli("plot", out, "--out", tmp_path / "bad", "--condition", "symbol_7")
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "invalid condition='symbol_7'; allowed values: pad, symbol_0, symbol_1" in res.stderr.strip().splitlines()[-1]
+    assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())  # nothing drawn
+    res = _cli("plot", out, "--out", tmp_path / "figs", "--condition", "symbol_1")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "figs" / "fixed_points_pca.png").stat().st_size > 0
+    assert (tmp_path / "figs" / "lyapunov_spectrum.png").stat().st_size > 0  # the other analyses as usual
+    lya_only = tmp_path / "l.nc"
+    res = _cli("analyze", tomita_checkpoint, "--out", lya_only, "--analyses", "lyapunov", "--steps", "120",
+               "--transient", "10", "--n-trajectories", "2")
+    assert res.returncode == 0, res.stderr
+    res = _cli("plot", lya_only, "--out", tmp_path / "none", "--condition", "pad")
+    assert res.returncode == 2 and "holds no fixed-point result" in res.stderr.strip().splitlines()[-1]

@@ -45,6 +45,9 @@ def _plot_parser(sub) -> None:
     p.add_argument("results", help="a .nc file written by `cli.py analyze`")
     p.add_argument("--out", required=True, help="folder for the PNG files (created if needed)")
     p.add_argument("--overwrite", action="store_true", help="replace existing PNG files")
+    p.add_argument("--condition", metavar="NAME", default=None,
+                   help="draw the fixed-point PCA of this input condition only (a name the results "
+                   "file lists, e.g. pad or symbol_0; default: one panel per condition)")
 
 
 def build_parser() -> argparse.ArgumentParser:

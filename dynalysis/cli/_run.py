@@ -53,6 +53,8 @@ def plot(args) -> int:
 
     # plot_results(..., overwrite=) comes with the plotting layer's no-clobber rule
     kwargs = {"overwrite": args.overwrite} if "overwrite" in inspect.signature(plot_results).parameters else {}
+    if args.condition is not None:
+        kwargs["condition"] = args.condition
     written = plot_results(args.results, args.out, **kwargs)
     if not written:
         raise DynalysisError(f"{args.results} holds no analysis that can be plotted")

@@ -51,7 +51,7 @@ _FIGURES = {plot_lyapunov: _lyapunov.figures, plot_jacobian: _jacobian.figures,
             plot_transient_growth: _transient.figures, plot_clv: _clv.figures}
 
 
-def plot_results(path, out_dir, *, overwrite: bool = False) -> list[Path]:
+def plot_results(path, out_dir, *, overwrite: bool = False, condition: str | None = None) -> list[Path]:
     """Draw every analysis found in a results file into ``out_dir``; return the PNG paths.
 
     Parameters
@@ -64,6 +64,10 @@ def plot_results(path, out_dir, *, overwrite: bool = False) -> list[Path]:
     overwrite : bool, default False
         Replace existing figures. Without it, every target is checked before the first file
         is written and `ResultsFileError` names the ones that exist.
+    condition : str, optional
+        Draw the fixed-point PCA of this input condition only (a name of the result's
+        ``condition``; default: one panel each). `OptionError` before anything is drawn when
+        the file holds no fixed-point result or no such condition.
 
     Returns
     -------
@@ -87,8 +91,18 @@ def plot_results(path, out_dir, *, overwrite: bool = False) -> list[Path]:
         name = group if group in PLOTTERS else ds.attrs.get("analysis")
         if name in PLOTTERS:
             plan.append((group, PLOTTERS[name], ds))
-    drawn = [(group, plotter, ds, _FIGURES[plotter](ds) if plotter in _FIGURES else None)
-             for group, plotter, ds in plan]
+    if condition is not None and not any(plotter is plot_fixed_points for _, plotter, _ in plan):
+        from ..errors import OptionError
+
+        raise OptionError(f"condition={condition!r} selects a fixed-point input condition, but {path} holds "
+                          "no fixed-point result; drop it or analyse with fixed_points")
+
+    def figures_of(plotter, ds):
+        if plotter is plot_fixed_points:
+            return _fixed_points.figures(ds, condition)
+        return _FIGURES[plotter](ds) if plotter in _FIGURES else None
+
+    drawn = [(group, plotter, ds, figures_of(plotter, ds)) for group, plotter, ds in plan]
     stems = [s for *_, figs in drawn if figs for s in figs]
     clash = {s for s in stems if stems.count(s) > 1}
     jobs = []  # (path, draw)

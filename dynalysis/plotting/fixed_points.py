@@ -208,9 +208,16 @@ def _eigenvalues(ds):
     return fig
 
 
-def figures(ds) -> Figures:
-    """``{file stem: draw}`` of a fixed-point result (see `plot_fixed_points`)."""
-    return {"fixed_points_pca": lambda: _pca(ds), "fixed_points_eigenvalues": lambda: _eigenvalues(ds)}
+def figures(ds, condition: str | None = None) -> Figures:
+    """``{file stem: draw}`` of a fixed-point result (see `plot_fixed_points`); ``condition``
+    is checked here, before anything is drawn."""
+    if condition is not None:
+        names = [str(c) for c in ds.condition.values] if "condition" in ds.dims else []
+        if condition not in names:
+            from ..errors import OptionError
+
+            raise OptionError(f"invalid condition={condition!r}; allowed values: {', '.join(names) or 'none'}")
+    return {"fixed_points_pca": lambda: _pca(ds, condition), "fixed_points_eigenvalues": lambda: _eigenvalues(ds)}
 
 
 def plot_fixed_points(ds, out_dir, *, overwrite: bool = False, condition: str | None = None) -> list:
@@ -239,12 +246,4 @@ def plot_fixed_points(ds, out_dir, *, overwrite: bool = False, condition: str | 
         scale) and ``fixed_points_eigenvalues.png`` (Jacobian
         eigenvalues at every point, coloured by the point's stability, with the unit circle).
     """
-    if condition is not None:
-        names = [str(c) for c in ds.condition.values] if "condition" in ds.dims else []
-        if condition not in names:
-            from ..errors import OptionError
-
-            raise OptionError(f"invalid condition={condition!r}; allowed values: {', '.join(names) or 'none'}")
-        figs = dict(figures(ds), fixed_points_pca=lambda: _pca(ds, condition))
-        return write_figures(figs, out_dir, overwrite=overwrite)
-    return write_figures(figures(ds), out_dir, overwrite=overwrite)
+    return write_figures(figures(ds, condition), out_dir, overwrite=overwrite)
