@@ -104,8 +104,8 @@ def test_cli_fit_analyze_plot_end_to_end(tmp_path):
     _cli("analyze", ckpt, "--out", out, "--analyses", "lyapunov", "--steps", "2100",
          "--transient", "20", "--n-trajectories", "3", "--reortho-every", "auto")
     ds = xr.open_dataset(out, group="lyapunov")  # plain xarray, no dynalysis
-    # near-isometric WCRNN: the adaptive schedule takes long QR blocks (up to the 11 steps
-    # between trace points of 2 080 averaged steps)
+    # near-isometric WCRNN: the adaptive schedule takes long QR blocks (2 080 averaged steps:
+    # trace steps and confidence blocks every 64, which cut none of the 16-step blocks)
     assert '"reortho_every": "auto"' in ds.attrs["options"] and float(ds.mean_reortho_interval) > 4
     assert ds.sizes["exponent_index"] == 6 and ds.sizes["trajectory"] == 3
     lam = ds.exponent.values

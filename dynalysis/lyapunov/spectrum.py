@@ -80,7 +80,7 @@ def kaplan_yorke_dimension(exponents, *, state_size: int | None = None) -> float
 
 def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
                       transient: int = 100, reortho_every: int | str = "auto", initial_state=None,
-                      seed: int = 0, dtype=torch.float64, device=None, trace_points: int = 200,
+                      seed: int = 0, dtype=torch.float64, device=None, trace_points: int = 64,
                       progress: bool = False, method: str = "auto", confidence: float = 0.95,
                       ci_tol: float = 0.05, ci_atol: float = 1e-3) -> xr.Dataset:
     """Lyapunov spectrum of a step map driven by ``inputs`` (QR / Benettin method).
@@ -114,8 +114,9 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
         results are sampled at (the ``trace_points`` trace steps and the 33–64 confidence
         blocks), so the convergence trace, the confidence interval and ``converged`` equal the
         every-step ones to round-off (``benchmarks/reortho_auto_check.py``: ≤ 1e-11 on every
-        reference case); that costs at most ``trace_points + 64`` QRs per run (trace steps and
-        blocks nest: both are powers of 2), so ``"auto"`` saves most on long runs. ``1`` is
+        reference case); trace steps and blocks nest (both every power of 2 of steps), so with
+        the default 64 trace points that is one QR every ``≈ n/64`` of the ``n`` averaged steps,
+        which limits ``"auto"``'s 16-step blocks only in runs under about 1 000 steps. ``1`` is
         every step (the textbook method).
     initial_state : Tensor, optional
         ``(state_size,)`` or ``(trajectory, state_size)``; the system's initial state if None.
@@ -125,7 +126,7 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
         float32 halves the memory traffic but its round-off (``u ≈ 6e-8``) limits the
         resolvable spread of exponents; keep float64 with ``reortho_every > 1``.
     device : optional
-    trace_points : int, default 200
+    trace_points : int, default 64
         Largest number of points in the convergence trace (one every ``2^j`` averaged steps,
         the smallest power of 2 that keeps within it, plus the last step).
     progress : bool, default False
