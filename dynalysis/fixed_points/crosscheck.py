@@ -88,31 +88,53 @@ def spread_picks(states: torch.Tensor, k: int, *, seed: int) -> torch.Tensor:
 
 
 def simulate_attractors(sys_, visited: torch.Tensor, x_star: torch.Tensor, *, n_starts: int, steps: int,
-                        tol: float, radius: float, marginal_tol: float, seed: int, max_jump: float) -> np.ndarray:
+                        tol: float, radius: float, marginal_tol: float, seed: int, max_jump: float):
     """Distinct stable fixed points ``(A, S)`` reached by settling the map at ``x_star (1, d)``
     from ``n_starts`` visited states (seeded random choice, independent of the search's
-    starts) for at most ``steps`` steps and polishing."""
+    starts) for at most ``steps`` steps and polishing; the number of simulations that did not
+    end at a stable fixed point (counting the non-finite); and the shortest period ``p ≤ MAX_PERIOD`` of those that end on a
+    period-p orbit, ``‖Fᵖ(h) − h‖ < radius`` (0 where none does): their attractor is a cycle,
+    which no fixed-point search can report."""
     S = sys_.state_size
     if visited is None or visited.shape[0] == 0 or n_starts == 0 or steps == 0:
-        return np.zeros((0, S))
+        return np.zeros((0, S)), 0, 0
     g = torch.Generator().manual_seed(int(seed) + 7919)
     h = visited[torch.randint(visited.shape[0], (n_starts,), generator=g)].to(x_star.device, x_star.dtype)
     x = x_star.expand(n_starts, -1)
     h = settle(sys_, h, x, steps=steps, radius=radius, max_jump=max_jump)
     ok = torch.isfinite(h).all(1)
-    h, q, stop = levenberg_marquardt(sys_, h[ok].clone(), x[ok], max_iter=_POLISH_ITER, tol=tol)
-    h_np, q_np = h.cpu().numpy(), q.cpu().numpy()
-    fixed = np.isfinite(q_np) & (q_np < tol)
-    ends = h_np[fixed]
-    if not len(ends):
-        return np.zeros((0, S))
-    labels = _components(ends, radius)
-    ends = ends[_best_of(labels, q_np[fixed])]
+    end, x = h[ok], x[ok]
+    h, q, stop = levenberg_marquardt(sys_, end.clone(), x, max_iter=_POLISH_ITER, tol=tol)
+    q_np = q.cpu().numpy()
+    stable = np.isfinite(q_np) & (q_np < tol)
+    if stable.any():  # a fixed point that the end state was polished to; stable or not
+        with torch.no_grad():
+            J = sys_.jacobian(h[torch.as_tensor(stable, device=h.device)], x[:int(stable.sum())])
+        stable[stable] = torch.linalg.eigvals(J).abs().amax(1).cpu().numpy() < 1 - marginal_tol
+    # a simulation that ends on a cycle is polished to the unstable point inside it: unsettled
+    rest = torch.as_tensor(~stable, device=end.device)
+    period = _period(sys_, end[rest], x[rest], radius)
+    ends = h.cpu().numpy()[stable]
+    if len(ends):
+        ends = ends[_best_of(_components(ends, radius), q_np[stable])]
+    return ends.reshape(-1, S), int((~stable).sum() + (~ok).sum()), period
+
+MAX_PERIOD = 8
+
+
+def _period(sys_, h: torch.Tensor, x: torch.Tensor, radius: float) -> int:
+    """Shortest ``p`` in 2..MAX_PERIOD with ``‖Fᵖ(h) − h‖ < radius < ‖F(h) − h‖`` for some row of
+    ``h``; 0 if none."""
+    if not h.shape[0]:
+        return 0
     with torch.no_grad():
-        J = sys_.jacobian(torch.as_tensor(ends, dtype=x_star.dtype, device=x_star.device),
-                          x_star.expand(len(ends), -1))
-    rho = torch.linalg.eigvals(J).abs().amax(1).cpu().numpy()
-    return ends[rho < 1 - marginal_tol]
+        g = sys_.step(h, x)
+        moving = (g - h).norm(dim=1) > radius  # a row creeping towards a fixed point is no orbit
+        for p in range(2, MAX_PERIOD + 1):
+            g = sys_.step(g, x)
+            if bool((moving & ((g - h).norm(dim=1) < radius)).any()):
+                return p
+    return 0
 
 
 def count_missed(attractors: np.ndarray, reported: np.ndarray, radius: float) -> int:

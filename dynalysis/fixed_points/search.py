@@ -133,7 +133,9 @@ def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_
         diverged), ``start_condition``, ``diverged``. Over ``condition`` (coordinate: the
         names): ``constant_input (condition, input_dim)``, ``n_fixed_points``, ``n_stable``,
         ``n_saddles``, ``n_slow``, ``n_unconverged``, ``simulated_attractors`` and
-        ``missed_attractors`` (-1: not checked). PCA frame ``pca_mean``, ``pca_components (pc,
+        ``missed_attractors`` (-1: not checked), ``unsettled_simulations`` (simulations that
+        ended on no fixed point; -1: not checked) and ``simulated_period`` (the shortest period
+        ≤ 8 of a periodic orbit a simulation ended on; 0: none). PCA frame ``pca_mean``, ``pca_components (pc,
         state_dim)``, ``pca_explained_variance (pc)``, ``pca_total_variance``,
         ``fixed_point_pc (fixed_point, pc)`` and, with ``inputs``, ``trajectory_pc
         (trajectory, time, pc)`` and ``trajectory_diverged (trajectory)``.
@@ -141,7 +143,8 @@ def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_
     Warns
     -----
     MissedAttractorWarning
-        Forward simulation reached a stable fixed point the search did not report.
+        Forward simulation reached a stable fixed point the search did not report, or ended
+        on a periodic orbit (an attractor that is no fixed point).
     DivergenceWarning
         Driving trajectories or starts became NaN/inf (flagged; they find nothing).
 
@@ -223,7 +226,7 @@ def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_
     scale = state_scale(info["visited"], h0.cpu())
     dedupe_radius, manifold_radius = dedupe_tol * scale, manifold_tol * scale
     n = h0.shape[0]
-    parts, missed, simulated = [], [], []
+    parts, missed, simulated, unsettled, periods = [], [], [], [], []
     for c, name in enumerate(names):
         x_star = x_stars[c:c + 1]
         h_c, rows = h0.clone(), torch.as_tensor(info["settle_rows"], device=h0.device)
@@ -237,11 +240,12 @@ def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_
         part["start_q"] = q.cpu().numpy()
         parts.append(part)
         if info["visited"] is None or check_starts == 0 or check_steps == 0:
-            simulated.append(-1), missed.append(-1)
+            simulated.append(-1), missed.append(-1), unsettled.append(-1), periods.append(0)
             continue
-        attractors = simulate_attractors(sys_, info["visited"], x_star, n_starts=check_starts, steps=check_steps,
-                                         tol=tol, radius=dedupe_radius, marginal_tol=marginal_tol, seed=seed,
-                                         max_jump=scale)
+        attractors, n_unsettled, period = simulate_attractors(
+            sys_, info["visited"], x_star, n_starts=check_starts, steps=check_steps, tol=tol, radius=dedupe_radius,
+            marginal_tol=marginal_tol, seed=seed, max_jump=scale)
+        unsettled.append(n_unsettled), periods.append(period)
         stable = part["state"][(part["stability"] == 0) & (part["kind"] == 0)]
         simulated.append(len(attractors))
         missed.append(count_missed(attractors, stable, max(dedupe_radius, manifold_radius * 0.1)))
@@ -250,6 +254,11 @@ def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_
         warnings.warn(f"find_fixed_points: forward simulation reached stable fixed points the search did not "
                       f"report ({which}); they are counted in 'missed_attractors'. More starts (n_starts) or "
                       "iterations (max_iter) may find them", MissedAttractorWarning, stacklevel=2)
+    if any(p > 0 for p in periods):
+        which = ", ".join(f"period {p} at {nm!r}" for p, nm in zip(periods, names) if p > 0)
+        warnings.warn(f"find_fixed_points: forward simulation ended on periodic orbits ({which}): attractors "
+                      "that are not fixed points, which this search cannot report; 'unsettled_simulations' "
+                      "counts the simulations that ended on no fixed point", MissedAttractorWarning, stacklevel=2)
 
     def cat(key, dims=1):
         arrays = [p[key] for p in parts]
@@ -287,6 +296,7 @@ def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_
         "n_slow": per_cond(lambda p: (p["kind"] == 1).sum()),
         "n_unconverged": per_cond(lambda p: (p["status"] == 2).sum()),
         "simulated_attractors": np.array(simulated, dtype=np.int32), "missed_attractors": np.array(missed, np.int32),
+        "unsettled_simulations": np.array(unsettled, np.int32), "simulated_period": np.array(periods, np.int32),
         "pca_mean": mean, "pca_components": comps, "pca_explained_variance": var,
         "pca_total_variance": total_var, "fixed_point_pc": (points - mean) @ comps.T,
     }
