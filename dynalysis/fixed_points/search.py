@@ -155,9 +155,10 @@ def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_
     points are found as readily as stable ones. Stability: ``ρ(J(h*)) < 1 − marginal_tol``
     stable, ``> 1 + marginal_tol`` unstable, otherwise marginal. For a flow integrated with
     step ``dt`` (`dynalysis.FlowSystem`) the fixed points of the step are the zeros of ``f``
-    and ``|λ(∂Φ)| < 1 ⇔ Re λ(∂f) < 0``. The defaults were tuned on trained flip-flop GRUs
-    and LSTMs, whose attractors contract by only ~1e-4 a step (`OLD_DEFAULTS` are the
-    earlier ones, which missed some of them).
+    and ``|λ(∂Φ)| < 1 ⇔ Re λ(∂f) < 0``. The defaults were tuned on trained flip-flop GRUs,
+    LSTMs and WCRNNs; the GRUs' attractors contract by only ~1e-4 a step and lie ~1 state unit
+    from every visited state, which the settled starts reach (`OLD_DEFAULTS` are the earlier
+    ones, which missed some of them).
 
     References
     ----------
