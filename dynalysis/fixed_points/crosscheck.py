@@ -13,8 +13,10 @@ settle; with the jump a few thousand do. A row stops when its predicted remainin
 polished by the Levenberg–Marquardt solver, that converge to a fixed point with spectral
 radius below ``1 − marginal_tol`` are attractors reached by simulation; those farther than
 the de-duplication radius from every stable fixed point the search reported are *missed
-attractors* (`count_missed`), announced by a `dynalysis.MissedAttractorWarning`. The search
-itself starts some rows from settled states (`spread_picks` of the visited states).
+attractors* (`count_missed`), announced by a `dynalysis.MissedAttractorWarning`; so is a
+simulation that ends on a periodic orbit (an attractor that is no fixed point: a WCRNN
+flip-flop can hold its memories as 2-cycles). The search itself starts some rows from settled
+states (`spread_picks` of the visited states).
 """
 from __future__ import annotations
 
@@ -92,9 +94,9 @@ def simulate_attractors(sys_, visited: torch.Tensor, x_star: torch.Tensor, *, n_
     """Distinct stable fixed points ``(A, S)`` reached by settling the map at ``x_star (1, d)``
     from ``n_starts`` visited states (seeded random choice, independent of the search's
     starts) for at most ``steps`` steps and polishing; the number of simulations that did not
-    end at a stable fixed point (counting the non-finite); and the shortest period ``p ≤ MAX_PERIOD`` of those that end on a
-    period-p orbit, ``‖Fᵖ(h) − h‖ < radius`` (0 where none does): their attractor is a cycle,
-    which no fixed-point search can report."""
+    end at a stable fixed point (the non-finite counted); and the shortest period
+    ``p ≤ MAX_PERIOD`` of those that end on a period-p orbit, ``‖Fᵖ(h) − h‖ < radius`` (0 where
+    none does): their attractor is a cycle, which no fixed-point search can report."""
     S = sys_.state_size
     if visited is None or visited.shape[0] == 0 or n_starts == 0 or steps == 0:
         return np.zeros((0, S)), 0, 0
@@ -104,7 +106,7 @@ def simulate_attractors(sys_, visited: torch.Tensor, x_star: torch.Tensor, *, n_
     h = settle(sys_, h, x, steps=steps, radius=radius, max_jump=max_jump)
     ok = torch.isfinite(h).all(1)
     end, x = h[ok], x[ok]
-    h, q, stop = levenberg_marquardt(sys_, end.clone(), x, max_iter=_POLISH_ITER, tol=tol)
+    h, q, _ = levenberg_marquardt(sys_, end.clone(), x, max_iter=_POLISH_ITER, tol=tol)
     q_np = q.cpu().numpy()
     stable = np.isfinite(q_np) & (q_np < tol)
     if stable.any():  # a fixed point that the end state was polished to; stable or not
@@ -117,7 +119,8 @@ def simulate_attractors(sys_, visited: torch.Tensor, x_star: torch.Tensor, *, n_
     ends = h.cpu().numpy()[stable]
     if len(ends):
         ends = ends[_best_of(_components(ends, radius), q_np[stable])]
-    return ends.reshape(-1, S), int((~stable).sum() + (~ok).sum()), period
+    return ends.reshape(-1, S), int((~stable).sum()) + int((~ok).sum()), period
+
 
 MAX_PERIOD = 8
 
