@@ -239,3 +239,19 @@ def test_cli_plot_draws_one_condition_and_refuses_others_before_drawing(tomita_c
     assert res.returncode == 0, res.stderr
     res = _cli("plot", lya_only, "--out", tmp_path / "none", "--condition", "pad")
     assert res.returncode == 2 and "holds no fixed-point result" in res.stderr.strip().splitlines()[-1]
+
+
+def test_a_period_2_attractor_is_reported_as_an_orbit_the_search_cannot_list():
+    """h' = −tanh(2h): a stable 2-cycle ±0.9575 (|d(F∘F)/dh| < 1 there) and one unstable fixed
+    point 0 (F'(0) = −2); no attractor is a fixed point, and the cross-check says so."""
+    system = dynalysis.MapSystem(lambda h, x: -torch.tanh(2 * h + x), 1, 1)
+    x = torch.zeros(2, 30, 1, dtype=F64)
+    x[0, 0], x[1, 0] = 1.0, -1.0
+    with pytest.warns(dynalysis.MissedAttractorWarning, match="period 2 at 'zero'"):
+        ds = dynalysis.find_fixed_points(system, x, n_starts=16, check_starts=8)
+    assert int(ds.n_stable[0]) == 0 and int(ds.simulated_attractors[0]) == 0
+    assert int(ds.simulated_period[0]) == 2 and int(ds.unsettled_simulations[0]) == 8
+    np.testing.assert_allclose(ds.state.values[ds.kind.values == 0], [[0.0]], atol=1e-12)
+    quiet = dynalysis.MapSystem(lambda h, x: torch.tanh(2 * h + x), 1, 1)  # two stable fixed points
+    ds = dynalysis.find_fixed_points(quiet, x, n_starts=16, check_starts=8)
+    assert int(ds.simulated_period[0]) == 0 and int(ds.unsettled_simulations[0]) == 0

@@ -43,6 +43,10 @@ SCHEMA = Schema("fixed_points", description="fixed and slow points at constant i
                                 "from visited states (-1: not checked)"),
     "missed_attractors": Var(("condition",), "attractors reached by forward simulation that the search did "
                              "not report (-1: not checked)"),
+    "unsettled_simulations": Var(("condition",), "forward simulations of the cross-check that ended on no fixed "
+                                 "point (a cycle, chaos, or still drifting; -1: not checked)"),
+    "simulated_period": Var(("condition",), "shortest period (2-8) of a periodic orbit a forward simulation "
+                            "ended on (0: none): an attractor that is not a fixed point"),
     "pca_mean": Var(("state_dim",), "mean of the states defining the PCA frame"),
     "pca_components": Var(("pc", "state_dim"), "principal axes of the trajectory states (unit vectors)"),
     "pca_explained_variance": Var(("pc",), "variance of the trajectory states along each axis"),

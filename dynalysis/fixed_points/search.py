@@ -21,12 +21,11 @@ from .._core.inputs import as_inputs
 from .._core.options import (check_fraction, check_positive_float, check_positive_int,
                              resolve_dtype)
 from .._core.result import build_result
-from .._core.trajectory import thin_indices
 from ..errors import MissedAttractorWarning, OptionError
 from ..system import System
 from .classify import KIND, STABILITY, STATUS, classify
 from .conditions import resolve_conditions
-from .crosscheck import count_missed, simulate_attractors
+from .crosscheck import count_missed, settle, simulate_attractors
 from .schema import SCHEMA
 from .solver import levenberg_marquardt
 from .starts import as_starts, pca_frame, sample_starts, state_scale
@@ -34,7 +33,8 @@ from .starts import as_starts, pca_frame, sample_starts, state_scale
 __all__ = ["find_fixed_points", "SCHEMA", "KIND", "STABILITY", "STATUS"]
 
 #: the defaults before the search was tuned on trained GRU/LSTM flip-flops (for comparisons)
-OLD_DEFAULTS = dict(n_starts=64, start_noise=0.1, initial_fraction=0.25, extreme_fraction=0.0, max_iter=200)
+OLD_DEFAULTS = dict(n_starts=64, start_noise=0.1, initial_fraction=0.25, extreme_fraction=0.0, settle_fraction=0.0,
+                    max_iter=200)
 
 
 def _check_noise(start_noise) -> tuple[float, ...]:
@@ -46,10 +46,11 @@ def _check_noise(start_noise) -> tuple[float, ...]:
 
 def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_input=None, starts=None,
                       n_starts: int = 128, start_noise=(0.05, 0.25, 1.0), initial_fraction: float = 0.1,
-                      extreme_fraction: float = 0.125, transient: int = 0, max_iter: int = 200,
+                      extreme_fraction: float = 0.125, settle_fraction: float = 0.25, transient: int = 0,
+                      max_iter: int = 200,
                       tol: float = 1e-12, slow_tol: float = 1e-6, dedupe_tol: float = 1e-3,
                       manifold_tol: float = 0.05, marginal_tol: float = 1e-6, check_starts: int = 64,
-                      check_steps: int = 1000, seed: int = 0, dtype=torch.float64, device=None,
+                      check_steps: int = 10_000, seed: int = 0, dtype=torch.float64, device=None,
                       trace_points: int = 300) -> xr.Dataset:
     """Fixed points and slow points of the step map at constant inputs, one search per condition.
 
@@ -59,8 +60,9 @@ def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_
         A step map (`dynalysis.load_checkpoint`, `dynalysis.MapSystem`, ...).
     inputs : Tensor or ndarray, shape (trajectory, time, input_size), optional
         Driving inputs; starts are drawn around the states that the trajectories which stay
-        finite visit (after ``transient``). The whole trajectories define the PCA frame and are
-        kept, projected on it, for plotting; the cross-check simulates from their states.
+        finite visit (after ``transient``). At most `starts.VISITED_CAP` states (a uniform
+        stride in time) are kept: they define the PCA frame, the starts and the cross-check,
+        so memory does not grow with the number of steps.
     conditions : str, array, mapping or list, default "zero"
         The constant inputs ``x*`` to search at, each a ``condition`` of the result: ``"zero"``
         (the autonomous dynamics), ``"mean"`` (the mean of ``inputs``), ``"symbols"`` (each
@@ -84,6 +86,11 @@ def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_
     extreme_fraction : float, default 0.125
         Fraction of the starts at extremes of the visited states (each coordinate pushed to its
         visited maximum or minimum: where units and gates saturate).
+    settle_fraction : float, default 0.25
+        Fraction of the starts that are visited states spread over the cloud, *settled* at each
+        condition by forward simulation (at most ``check_steps`` steps, extrapolated along the
+        slowest mode) before solving: attractors far from every visited state, in basins the
+        noisy starts leave, are reached this way.
     transient : int, default 0
         Trajectory steps not used as starts (they still enter the PCA frame).
     max_iter : int, default 200
@@ -101,9 +108,11 @@ def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_
         entry, with its ``extent``: a slow manifold is summarised, not listed point by point.
     marginal_tol : float, default 1e-6
         ``|ρ − 1| ≤ marginal_tol`` is marginal; ``ρ`` the spectral radius of ``J(h*)``.
-    check_starts, check_steps : int, default 64 and 1000
+    check_starts, check_steps : int, default 64 and 10 000
         Cross-check: the map is iterated at each condition from ``check_starts`` visited states
-        for ``check_steps`` steps; 0 turns it off.
+        (other than the settled starts) for at most ``check_steps`` steps, extrapolated along
+        the slowest mode and stopped when the remaining distance is below the de-duplication
+        radius; 0 turns it off (``check_steps=0`` also leaves the settled starts where they are).
     seed : int, default 0
         Seed of the choice of starts and of the noise.
     dtype : torch.dtype or str, default float64
@@ -124,7 +133,9 @@ def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_
         diverged), ``start_condition``, ``diverged``. Over ``condition`` (coordinate: the
         names): ``constant_input (condition, input_dim)``, ``n_fixed_points``, ``n_stable``,
         ``n_saddles``, ``n_slow``, ``n_unconverged``, ``simulated_attractors`` and
-        ``missed_attractors`` (-1: not checked). PCA frame ``pca_mean``, ``pca_components (pc,
+        ``missed_attractors`` (-1: not checked), ``unsettled_simulations`` (simulations that
+        ended on no fixed point; -1: not checked) and ``simulated_period`` (the shortest period
+        ≤ 8 of a periodic orbit a simulation ended on; 0: none). PCA frame ``pca_mean``, ``pca_components (pc,
         state_dim)``, ``pca_explained_variance (pc)``, ``pca_total_variance``,
         ``fixed_point_pc (fixed_point, pc)`` and, with ``inputs``, ``trajectory_pc
         (trajectory, time, pc)`` and ``trajectory_diverged (trajectory)``.
@@ -132,7 +143,8 @@ def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_
     Warns
     -----
     MissedAttractorWarning
-        Forward simulation reached a stable fixed point the search did not report.
+        Forward simulation reached a stable fixed point the search did not report, or ended
+        on a periodic orbit (an attractor that is no fixed point).
     DivergenceWarning
         Driving trajectories or starts became NaN/inf (flagged; they find nothing).
 
@@ -143,9 +155,10 @@ def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_
     points are found as readily as stable ones. Stability: ``ρ(J(h*)) < 1 − marginal_tol``
     stable, ``> 1 + marginal_tol`` unstable, otherwise marginal. For a flow integrated with
     step ``dt`` (`dynalysis.FlowSystem`) the fixed points of the step are the zeros of ``f``
-    and ``|λ(∂Φ)| < 1 ⇔ Re λ(∂f) < 0``. The defaults were tuned on trained flip-flop GRUs
-    and LSTMs, whose attractors contract by only ~1e-4 a step (`OLD_DEFAULTS` are the
-    earlier ones, which missed some of them).
+    and ``|λ(∂Φ)| < 1 ⇔ Re λ(∂f) < 0``. The defaults were tuned on trained flip-flop GRUs,
+    LSTMs and WCRNNs; the GRUs' attractors contract by only ~1e-4 a step and lie ~1 state unit
+    from every visited state, which the settled starts reach (`OLD_DEFAULTS` are the earlier
+    ones, which missed some of them).
 
     References
     ----------
@@ -177,9 +190,13 @@ def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_
     noise = _check_noise(start_noise)
     initial_fraction = check_fraction("initial_fraction", initial_fraction, closed=True)
     extreme_fraction = check_fraction("extreme_fraction", extreme_fraction, closed=True)
+    settle_fraction = check_fraction("settle_fraction", settle_fraction, closed=True)
     if initial_fraction + extreme_fraction > 1:
         raise OptionError(f"initial_fraction + extreme_fraction ({initial_fraction} + {extreme_fraction}) "
                           "must be <= 1")
+    if initial_fraction + extreme_fraction + settle_fraction > 1:
+        raise OptionError(f"initial_fraction + extreme_fraction + settle_fraction ({initial_fraction} + "
+                          f"{extreme_fraction} + {settle_fraction}) must be <= 1")
     if slow_tol < tol:
         raise OptionError(f"slow_tol ({slow_tol}) must be >= tol ({tol})")
     if manifold_tol < dedupe_tol:
@@ -205,24 +222,31 @@ def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_
     sys_ = system.to(dtype=dtype, device=device)
     h0, traj, info = sample_starts(sys_, x, given, n_starts=n_starts, noise=noise,
                                    initial_fraction=initial_fraction, extreme_fraction=extreme_fraction,
-                                   transient=transient, seed=seed, dtype=dtype, device=device)
+                                   transient=transient, seed=seed, dtype=dtype, device=device,
+                                   settle_fraction=settle_fraction, trace_points=trace_points)
     scale = state_scale(info["visited"], h0.cpu())
     dedupe_radius, manifold_radius = dedupe_tol * scale, manifold_tol * scale
     n = h0.shape[0]
-    parts, missed, simulated = [], [], []
+    parts, missed, simulated, unsettled, periods = [], [], [], [], []
     for c, name in enumerate(names):
         x_star = x_stars[c:c + 1]
-        h, q, stop = levenberg_marquardt(sys_, h0.clone(), x_star.expand(n, -1), max_iter=max_iter, tol=tol)
+        h_c, rows = h0.clone(), torch.as_tensor(info["settle_rows"], device=h0.device)
+        if len(rows):
+            h_c[rows] = settle(sys_, h0[rows], x_star.expand(len(rows), -1), steps=check_steps,
+                               radius=dedupe_radius, max_jump=scale)
+        h, q, stop = levenberg_marquardt(sys_, h_c, x_star.expand(n, -1), max_iter=max_iter, tol=tol)
         part = classify(sys_, h.cpu().numpy(), q.cpu().numpy(), stop.cpu().numpy(), x_star, tol=tol,
                         slow_tol=slow_tol, dedupe_radius=dedupe_radius, manifold_radius=manifold_radius,
                         marginal_tol=marginal_tol)
         part["start_q"] = q.cpu().numpy()
         parts.append(part)
         if info["visited"] is None or check_starts == 0 or check_steps == 0:
-            simulated.append(-1), missed.append(-1)
+            simulated.append(-1), missed.append(-1), unsettled.append(-1), periods.append(0)
             continue
-        attractors = simulate_attractors(sys_, info["visited"], x_star, n_starts=check_starts, steps=check_steps,
-                                         tol=tol, radius=dedupe_radius, marginal_tol=marginal_tol, seed=seed)
+        attractors, n_unsettled, period = simulate_attractors(
+            sys_, info["visited"], x_star, n_starts=check_starts, steps=check_steps, tol=tol, radius=dedupe_radius,
+            marginal_tol=marginal_tol, seed=seed, max_jump=scale)
+        unsettled.append(n_unsettled), periods.append(period)
         stable = part["state"][(part["stability"] == 0) & (part["kind"] == 0)]
         simulated.append(len(attractors))
         missed.append(count_missed(attractors, stable, max(dedupe_radius, manifold_radius * 0.1)))
@@ -231,6 +255,11 @@ def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_
         warnings.warn(f"find_fixed_points: forward simulation reached stable fixed points the search did not "
                       f"report ({which}); they are counted in 'missed_attractors'. More starts (n_starts) or "
                       "iterations (max_iter) may find them", MissedAttractorWarning, stacklevel=2)
+    if any(p > 0 for p in periods):
+        which = ", ".join(f"period {p} at {nm!r}" for p, nm in zip(periods, names) if p > 0)
+        warnings.warn(f"find_fixed_points: forward simulation ended on periodic orbits ({which}): attractors "
+                      "that are not fixed points, which this search cannot report; 'unsettled_simulations' "
+                      "counts the simulations that ended on no fixed point", MissedAttractorWarning, stacklevel=2)
 
     def cat(key, dims=1):
         arrays = [p[key] for p in parts]
@@ -268,6 +297,7 @@ def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_
         "n_slow": per_cond(lambda p: (p["kind"] == 1).sum()),
         "n_unconverged": per_cond(lambda p: (p["status"] == 2).sum()),
         "simulated_attractors": np.array(simulated, dtype=np.int32), "missed_attractors": np.array(missed, np.int32),
+        "unsettled_simulations": np.array(unsettled, np.int32), "simulated_period": np.array(periods, np.int32),
         "pca_mean": mean, "pca_components": comps, "pca_explained_variance": var,
         "pca_total_variance": total_var, "fixed_point_pc": (points - mean) @ comps.T,
     }
@@ -275,14 +305,15 @@ def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_
               "state_dim": np.arange(S), "eigen_index": np.arange(S), "start": np.arange(n * len(names)),
               "input_dim": np.arange(system.input_size), "pc": np.arange(comps.shape[0])}
     if traj is not None:
-        idx = thin_indices(traj.shape[1], trace_points)
+        idx = info["trace"]
         with np.errstate(invalid="ignore", over="ignore"):
             pc = (traj[:, idx] - mean) @ comps.T
         data["trajectory_pc"] = np.where(np.isfinite(pc), pc, np.nan)
         data["trajectory_diverged"] = traj_diverged
         coords.update(trajectory=np.arange(traj.shape[0]), time=info["times"][idx])
     options = dict(conditions=names, starts=info["source"], n_starts=n, start_noise=list(noise),
-                   initial_fraction=initial_fraction, extreme_fraction=extreme_fraction, transient=transient,
+                   initial_fraction=initial_fraction, extreme_fraction=extreme_fraction,
+                   settle_fraction=settle_fraction, transient=transient,
                    max_iter=max_iter, tol=tol, slow_tol=slow_tol, dedupe_tol=dedupe_tol, manifold_tol=manifold_tol,
                    state_scale=scale, marginal_tol=marginal_tol, check_starts=check_starts,
                    check_steps=check_steps, seed=int(seed), dtype=dtype)

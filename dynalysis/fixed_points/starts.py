@@ -10,11 +10,11 @@ import numpy as np
 import torch
 
 from ..errors import OptionError
-from .._core.divergence import not_finite
 from .._core.inputs import as_initial_state
-from .._core.trajectory import run_states
+from .._core.trajectory import thin_indices
+from .crosscheck import spread_picks
 
-__all__ = ["constant_input_for", "as_starts", "sample_starts", "state_scale", "pca_frame"]
+__all__ = ["constant_input_for", "as_starts", "drive", "sample_starts", "state_scale", "pca_frame", "VISITED_CAP"]
 
 
 def constant_input_for(system, constant_input, x, *, dtype, device) -> torch.Tensor:
@@ -49,9 +49,39 @@ def as_starts(starts, state_size: int, *, dtype, device) -> torch.Tensor | None:
     return h0.clone()
 
 
+#: states kept from the driving trajectories, all trajectories together (a uniform stride in
+#: time): the starts, the cross-check and the PCA frame use these, so memory is flat in T
+VISITED_CAP = 4096
+
+
+def drive(sys_, x, *, trace_points: int, dtype):
+    """Run the driven map on ``x (B, T, d)`` keeping only some states.
+
+    Returns ``kept (B, K, S)`` (numpy), the 0-based times ``(K,)`` kept (a uniform stride of at
+    most ``VISITED_CAP // B`` per trajectory, united with the ``trace_points`` times drawn),
+    the positions of the drawn times in ``kept`` and ``diverged (B,)`` (a trajectory that was
+    ever not finite). Memory grows with ``K``, not with ``T``.
+    """
+    B, T = x.shape[:2]
+    trace = thin_indices(T, trace_points)
+    times = np.union1d(trace, thin_indices(T, max(1, VISITED_CAP // B)))
+    slot = np.full(T, -1)
+    slot[times] = np.arange(len(times))
+    h = as_initial_state(sys_, None, B, dtype=dtype, device=x.device)
+    kept = torch.empty(B, len(times), sys_.state_size, dtype=dtype, device=x.device)
+    bad = torch.zeros(B, dtype=torch.bool, device=x.device)
+    with torch.no_grad():
+        for t in range(T):
+            h = sys_.step(h, x[:, t])
+            bad |= ~torch.isfinite(h).all(1)
+            if slot[t] >= 0:
+                kept[:, slot[t]] = h
+    return kept.cpu().numpy(), times, np.searchsorted(times, trace), bad.cpu().numpy()
+
+
 def sample_starts(sys_, x, starts, *, n_starts, noise, initial_fraction, extreme_fraction, transient,
-                  seed, dtype, device):
-    """Starting states ``(n, S)``, trajectory states ``(B, T, S)`` (or None) and a description.
+                  seed, dtype, device, settle_fraction=0.0, trace_points=300):
+    """Starting states ``(n, S)``, kept trajectory states ``(B, K, S)`` (or None) and a description.
 
     ``x``: checked inputs or None; ``starts``: checked explicit starts or None. Explicit starts
     win. Otherwise, of ``n_starts``:
@@ -62,30 +92,37 @@ def sample_starts(sys_, x, starts, *, n_starts, noise, initial_fraction, extreme
       trajectories, on the side of the mean it lies on — the corners of the visited box, where
       tanh units and gates saturate and derivative-based searches from the cloud's middle
       rarely arrive;
+    - ``round(settle_fraction · n)`` visited states spread over the cloud (`spread_picks`),
+      without noise: the search *settles* them by forward simulation at each condition before
+      solving (rows ``info["settle_rows"]``), which reaches attractors that lie far from every
+      visited state — a trained flip-flop GRU's memories lie ~1 unit from the closest state
+      its trajectories visit, in basins the other starts leave for saddles;
     - the rest are visited states (after ``transient``, of the trajectories that stay finite),
       picked at random (seeded).
 
-    All get Gaussian noise scaled to the trajectory spread: start ``k`` gets
+    All but the settled get Gaussian noise scaled to the trajectory spread: start ``k`` gets
     ``noise[k % len(noise)]`` × the per-dimension standard deviation of the visited states
     (absolute units without trajectories, when every start lies around the initial state). A
     ladder of scales (default 0.05, 0.25, 1) lets some starts stay in the basin they came from
     and others leave a saturated region. When every trajectory diverged, the starts meant to
     lie on trajectories are NaN (the search skips them and flags them diverged).
 
-    ``info`` holds ``source`` (a description), ``times`` (1-based steps of the trajectory
-    states), ``trajectory_diverged`` (``(B,)`` bool, or None) and ``visited`` (the finite
-    visited states after ``transient``, ``(M, S)`` tensor, or None).
+    ``info`` holds ``source`` (a description), ``times`` (1-based steps of the kept states, see
+    `drive`), ``trace`` (positions of the drawn times among them), ``trajectory_diverged``
+    (``(B,)`` bool, or None), ``visited`` (the kept finite visited states after ``transient``,
+    ``(M, S)`` tensor with ``M ≤ VISITED_CAP``, or None) and ``settle_rows`` (indices).
     """
     S = sys_.state_size
     g = torch.Generator().manual_seed(int(seed))
-    traj, info = None, {"times": None, "trajectory_diverged": None, "visited": None}
+    traj = None
+    info = {"times": None, "trace": None, "trajectory_diverged": None, "visited": None,
+            "settle_rows": np.zeros(0, dtype=int)}
     if x is not None:
-        h = as_initial_state(sys_, None, x.shape[0], dtype=dtype, device=x.device)
-        traj = run_states(sys_, x, h).cpu().numpy()
-        info["times"] = np.arange(1, x.shape[1] + 1)
-        info["trajectory_diverged"] = not_finite(traj)
+        traj, times, info["trace"], info["trajectory_diverged"] = drive(sys_, x, trace_points=trace_points,
+                                                                         dtype=dtype)
+        info["times"] = times + 1
         finite = ~info["trajectory_diverged"]  # a diverging trajectory's (even finite) states are no starts
-        info["visited"] = torch.as_tensor(traj[finite, transient:].reshape(-1, S), dtype=dtype)
+        info["visited"] = torch.as_tensor(traj[finite][:, times >= transient].reshape(-1, S), dtype=dtype)
     if starts is not None:
         info["source"] = "given"
         return starts, traj, info
@@ -98,22 +135,26 @@ def sample_starts(sys_, x, starts, *, n_starts, noise, initial_fraction, extreme
         return (base + scale * torch.randn(n, S, generator=g, dtype=dtype)).to(device), traj, info
     n_init = int(round(initial_fraction * n))
     n_ext = min(int(round(extreme_fraction * n)), n - n_init)
+    n_set = min(int(round(settle_fraction * n)), n - n_init - n_ext)
     flat = info["visited"]
     base = [sys_.initial_state(n_init, dtype=dtype).cpu()]
     sigma = torch.ones(S, dtype=dtype)
     if flat.shape[0]:
-        pick = flat[torch.randint(flat.shape[0], (n - n_init,), generator=g)]
+        pick = flat[torch.randint(flat.shape[0], (n - n_init - n_set,), generator=g)]
         lo, hi, mid = flat.min(0).values, flat.max(0).values, flat.mean(0)
         ext = torch.where(pick[:n_ext] > mid, hi, lo)
-        base += [ext, pick[n_ext:]]
+        base += [ext, pick[n_ext:], spread_picks(flat, n_set, seed=seed)]
     else:
         base.append(torch.full((n - n_init, S), float("nan"), dtype=dtype))
     if flat.shape[0] > 1:
         sigma = flat.std(0)
         sigma = torch.where(sigma > 0, sigma, torch.ones_like(sigma))
+    scale[n - n_set:] = 0.0
     h0 = torch.cat(base) + scale * sigma * torch.randn(n, S, generator=g, dtype=dtype)
+    info["settle_rows"] = np.arange(n - n_set, n)
     info["source"] = (f"{n_init} around the initial state, {n_ext} at extremes of the visited states, "
-                      f"{n - n_init - n_ext} visited states; noise {noise.tolist()} x state std")
+                      f"{n - n_init - n_ext - n_set} visited states; noise {noise.tolist()} x state std; "
+                      f"{n_set} spread visited states settled by forward simulation")
     return h0.to(device), traj, info
 
 
