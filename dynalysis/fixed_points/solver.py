@@ -45,9 +45,9 @@ def _q_of(sys_, state, xs):
     return G, torch.where(torch.isfinite(q), q, torch.full_like(q, float("inf")))
 
 
-def _at_roundoff(q, h):
+def _at_roundoff(q, h_norm):
     """‖G‖ ≤ _ROUNDOFF (1 + ‖h‖), from q = ½‖G‖²."""
-    return 2 * q <= (_ROUNDOFF * (1 + h.norm(dim=1))) ** 2
+    return 2 * q <= (_ROUNDOFF * (1 + h_norm)) ** 2
 
 
 def _damped_solve(A, grad, mu, eye):
@@ -63,102 +63,112 @@ def _damped_solve(A, grad, mu, eye):
     return delta, L, ~bad
 
 
-def _chord(sys_, h, G, q, x, rows, A, L, tol, running, stop, steps, max_iter):
-    """Chord steps ``δ = −(AᵀA + μI)⁻¹ AᵀG(h)`` with a fixed factor, for ``rows`` (indices),
-    while each is accepted and cuts q by ``_CHORD_RATE`` and the row's budget of ``max_iter``
-    steps lasts; rows that converge stop (code 0)."""
+def _chord(sys_, h, G, q, x, A, L, steps, max_iter, tol):
+    """Chord steps ``δ = −(AᵀA + μI)⁻¹ AᵀG(h)`` with a fixed factor ``L`` on these rows, while
+    each is accepted, cuts q by ``_CHORD_RATE`` and the row's budget lasts. Returns the updated
+    ``h, G, q, steps`` and which rows converged."""
+    h, G, q, steps = h.clone(), G.clone(), q.clone(), steps.clone()
+    converged = torch.zeros_like(q, dtype=torch.bool)
+    live = torch.nonzero(steps < max_iter).ravel()
     for _ in range(_CHORD_STEPS):
-        left = steps[rows] < max_iter
-        rows, A, L = rows[left], A[left], L[left]
-        if rows.numel() == 0:
-            return
-        steps[rows] += 1
-        hr, Gr, qr = h[rows], G[rows], q[rows]
-        grad = (A.transpose(1, 2) @ Gr.unsqueeze(-1))
-        delta = -torch.cholesky_solve(grad, L).squeeze(-1)
-        G_new, q_new = _q_of(sys_, hr + delta, x[rows])
-        accept = q_new < qr
-        h[rows] = torch.where(accept[:, None], hr + delta, hr)
-        G[rows] = torch.where(accept[:, None], G_new, Gr)
-        qk = q[rows] = torch.where(accept, q_new, qr)
-        tiny = delta.norm(dim=1) <= 1e-14 * (1 + hr.norm(dim=1))
-        converged = (qk == 0) | ((qk < tol) & (_at_roundoff(qk, h[rows]) | tiny))
-        stop[rows[converged]] = 0
-        running[rows[converged]] = False
-        keep = accept & ~converged & (q_new <= _CHORD_RATE * qr)
-        rows, A, L = rows[keep], A[keep], L[keep]
+        if live.numel() == 0:
+            break
+        hl, Gl, ql, Al = h[live], G[live], q[live], A[live]
+        delta = -torch.cholesky_solve(Al.transpose(1, 2) @ Gl.unsqueeze(-1), L[live]).squeeze(-1)
+        G_new, q_new = _q_of(sys_, hl + delta, x[live])
+        accept = q_new < ql
+        h[live] = h_new = torch.where(accept[:, None], hl + delta, hl)
+        G[live] = torch.where(accept[:, None], G_new, Gl)
+        q[live] = qk = torch.where(accept, q_new, ql)
+        steps[live] += 1
+        tiny = delta.norm(dim=1) <= 1e-14 * (1 + hl.norm(dim=1))
+        conv = (qk == 0) | ((qk < tol) & (_at_roundoff(qk, h_new.norm(dim=1)) | tiny))
+        converged[live] = conv
+        live = live[accept & ~conv & (q_new <= _CHORD_RATE * ql) & (steps[live] < max_iter)]
+    return h, G, q, steps, converged
 
 
 def levenberg_marquardt(sys_, h, x, *, max_iter: int, tol: float):
     """Minimise ``q`` from every row of ``h (n, S)`` at constant inputs ``x (n, d)``.
 
     Returns ``(h, q, stop)``: final states, their q (inf where not finite) and the `STOP` code
-    of each row (int64). Each iteration works on the rows still running; ``max_iter`` bounds
-    each row's steps, LM and chord steps together. Chord steps are taken only where the
-    Jacobian comes from automatic differentiation (no ``analytic_tangent``): an analytic one
-    costs little more than a step.
+    of each row (int64). Each iteration works on the rows still running (kept compacted, so
+    that nothing is gathered from or scattered to the full batch until a row stops);
+    ``max_iter`` bounds each row's steps, LM and chord steps together. Chord steps are taken
+    only where the Jacobian comes from automatic differentiation (no ``analytic_tangent``):
+    an analytic one costs little more than a step.
     """
     n, S = h.shape
     chord = not sys_.analytic_tangent
     eye = torch.eye(S, dtype=h.dtype, device=h.device)
-    G, q = _q_of(sys_, h, x)
-    mu = torch.full((n,), 1e-3, dtype=h.dtype, device=h.device)
-    A = torch.empty(n, S, S, dtype=h.dtype, device=h.device)
-    fresh = torch.zeros(n, dtype=torch.bool, device=h.device)  # A[i] = J(h_i) − I is current
+    G, q_out = _q_of(sys_, h, x)
+    h_out = h.clone()
     stop = torch.full((n,), 2, dtype=torch.int64, device=h.device)  # "limit" unless it stops earlier
-    stop[~torch.isfinite(q)] = 3
-    running = torch.isfinite(q)  # a start where F is not finite is broken
-    active = torch.nonzero(running).ravel()
-    steps = torch.zeros(n, dtype=torch.int64, device=h.device)  # trial steps each row has taken
+    finite = torch.isfinite(q_out)
+    stop[~finite] = 3  # a start where F is not finite is broken
+    idx = torch.nonzero(finite).ravel()  # the running rows; below, every array is over them
+    hc, Gc, qc, xc = h[idx], G[idx], q_out[idx], x[idx]
+    m = idx.numel()
+    mu = torch.full((m,), 1e-3, dtype=h.dtype, device=h.device)
+    A = torch.empty(m, S, S, dtype=h.dtype, device=h.device)
+    fresh = torch.zeros(m, dtype=torch.bool, device=h.device)  # A[i] = J(h_i) − I is current
+    steps = torch.zeros(m, dtype=torch.int64, device=h.device)  # trial steps each row has taken
     with torch.no_grad():
-        while active.numel():
-            stale = active[~fresh[active]]
-            if stale.numel():  # a rejected step left the state, and so its Jacobian, as it was
-                A[stale] = sys_.jacobian(h[stale], x[stale]) - eye
-                fresh[stale] = True
-            ha, Ga, qa, xa, Aa, mua = h[active], G[active], q[active], x[active], A[active], mu[active]
-            grad = (Aa.transpose(1, 2) @ Ga.unsqueeze(-1)).squeeze(-1)
+        while idx.numel():
+            if not bool(fresh.any()):
+                A = sys_.jacobian(hc, xc) - eye
+            elif not bool(fresh.all()):  # a rejected step left the state, and so its Jacobian, as it was
+                stale = torch.nonzero(~fresh).ravel()
+                A[stale] = sys_.jacobian(hc[stale], xc[stale]) - eye
+            grad = (A.transpose(1, 2) @ Gc.unsqueeze(-1)).squeeze(-1)
             broken = ~torch.isfinite(grad).all(1)  # a non-finite A (with G finite) makes AᵀG so
             if bool(broken.any()):  # no step (and none into LAPACK), the row stops
-                Aa = torch.where(broken[:, None, None], eye, Aa)
+                A = torch.where(broken[:, None, None], eye, A)
                 grad = torch.where(broken[:, None], 0.0, grad)
-            delta, L, factored = _damped_solve(Aa, grad, mua, eye)
-            trial = ha + delta
-            G_new, q_new = _q_of(sys_, trial, xa)
-            accept = q_new < qa
-            h[active] = torch.where(accept[:, None], trial, ha)
-            G[active] = torch.where(accept[:, None], G_new, Ga)
-            q[active] = qn = torch.where(accept, q_new, qa)
-            mu[active] = mua = torch.where(accept, mua / 3, mua * 4).clamp(1e-12, 1e12)
-            fresh[active] = ~accept
-            steps[active] += 1
-            gain = qa - q_new
-            flat = accept & (gain <= 1e-12 * qa)  # no relative progress
-            tiny = delta.norm(dim=1) <= 1e-14 * (1 + ha.norm(dim=1))
-            converged = (qn == 0) | ((qn < tol) & (flat | tiny | (mua >= 1e12) | _at_roundoff(qn, h[active])))
-            minimum = ~converged & ((mua >= 1e12) | (~accept & tiny))
+            delta, L, factored = _damped_solve(A, grad, mu, eye)
+            trial = hc + delta
+            G_new, q_new = _q_of(sys_, trial, xc)
+            accept = q_new < qc
+            gain = qc - q_new
+            flat = accept & (gain <= 1e-12 * qc)  # no relative progress
+            tiny = delta.norm(dim=1) <= 1e-14 * (1 + hc.norm(dim=1))
+            creep = accept & (gain <= 1e-6 * qc)
+            fast = accept & factored & (q_new <= _CHORD_ENTRY * qc)
+            hc = torch.where(accept[:, None], trial, hc)
+            Gc = torch.where(accept[:, None], G_new, Gc)
+            qc = torch.where(accept, q_new, qc)
+            mu = torch.where(accept, mu / 3, mu * 4).clamp(1e-12, 1e12)
+            fresh, steps = ~accept, steps + 1
+            converged = (qc == 0) | ((qc < tol) & (flat | tiny | (mu >= 1e12) | _at_roundoff(qc, hc.norm(dim=1))))
+            minimum = ~converged & ((mu >= 1e12) | (~accept & tiny))
             # creeping: q falls by less than 1e-6 of itself a step, so the budget cannot bring it
             # to a fixed point; the row stops as unconverged (never as a point)
-            creeping = ~converged & ~minimum & accept & (gain <= 1e-6 * qa) & (qn >= tol)
+            creeping = ~converged & ~minimum & creep & (qc >= tol)
             # ... unless the linear model cannot lower q either: G ⟂ range(A) (∇q = AᵀG = 0), a
             # local minimum of q (a slow point), where the least-squares residual ‖G + Aδ‖ ≈ ‖G‖;
             # near a fixed point A is invertible and that residual is ≈ 0
             if bool(creeping.any()):
-                Ac, Gc = Aa[creeping], G[active[creeping]]
-                U, sv, _ = torch.linalg.svd(Ac)
-                along = (U.transpose(1, 2) @ Gc.unsqueeze(-1)).squeeze(-1) * (sv > _SINGULAR)
-                lin2 = (Gc * Gc).sum(1) - (along * along).sum(1)  # ‖G + Aδ‖² with δ on the range
+                Ak, Gk = A[creeping], Gc[creeping]
+                U, sv, _ = torch.linalg.svd(Ak)
+                along = (U.transpose(1, 2) @ Gk.unsqueeze(-1)).squeeze(-1) * (sv > _SINGULAR)
+                lin2 = (Gk * Gk).sum(1) - (along * along).sum(1)  # ‖G + Aδ‖² with δ on the range
                 at_min = torch.zeros_like(creeping)
-                at_min[creeping] = lin2 > 0.25 * (Gc * Gc).sum(1)
+                at_min[creeping] = lin2 > 0.25 * (Gk * Gk).sum(1)
                 minimum = minimum | at_min
             done = broken | converged | minimum | creeping
-            if bool(done.any()):
-                code = torch.where(broken, 3, torch.where(converged, 0, torch.where(minimum, 1, 2)))
-                stop[active[done]] = code[done]
-                running[active[done]] = False
-            if chord:
-                fast = ~done & accept & factored & (q_new <= _CHORD_ENTRY * qa)
-                if bool(fast.any()):
-                    _chord(sys_, h, G, q, x, active[fast], Aa[fast], L[fast], tol, running, stop, steps, max_iter)
-            active = active[running[active] & (steps[active] < max_iter)]
-    return h, q, stop
+            fast = fast & ~done
+            if chord and bool(fast.any()):
+                f = torch.nonzero(fast).ravel()
+                hc[f], Gc[f], qc[f], steps[f], conv = _chord(sys_, hc[f], Gc[f], qc[f], xc[f], A[f], L[f], steps[f],
+                                                             max_iter, tol)
+                converged[f] = conv
+                done[f] = conv
+            code = torch.where(broken, 3, torch.where(converged, 0, torch.where(minimum, 1, 2)))
+            finish = done | (steps >= max_iter)  # out of budget: "limit"
+            if bool(finish.any()):
+                gone = idx[finish]
+                h_out[gone], q_out[gone], stop[gone] = hc[finish], qc[finish], code[finish]
+                keep = ~finish
+                idx, hc, Gc, qc, xc, mu, A, fresh, steps = (
+                    t[keep] for t in (idx, hc, Gc, qc, xc, mu, A, fresh, steps))
+    return h_out, q_out, stop
