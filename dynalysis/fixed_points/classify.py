@@ -36,8 +36,8 @@ def _components(points: np.ndarray, radius: float, allowed: np.ndarray | None = 
     from scipy.spatial import cKDTree
 
     n = len(points)
-    if n == 0:
-        return np.zeros(0, dtype=int)
+    if n == 0 or (allowed is not None and allowed.sum() < 2):  # nothing can link: all singletons
+        return np.arange(n)
     pairs = cKDTree(points).query_pairs(radius, output_type="ndarray").reshape(-1, 2)
     if allowed is not None:
         pairs = pairs[allowed[pairs[:, 0]] & allowed[pairs[:, 1]]]
@@ -52,14 +52,23 @@ def _best_of(labels: np.ndarray, q: np.ndarray) -> np.ndarray:
     return order[first]
 
 
-def _diameter(points: np.ndarray) -> float:
+def _extents(points: np.ndarray, labels: np.ndarray, n_labels: int) -> np.ndarray:
+    """Largest distance between two points of each label (0 for one point): one distance matrix
+    when the points are few; else per label, the bounding box's diagonal (an upper bound) for
+    labels of more than 2000 points."""
+    extent = np.zeros(n_labels)
     if len(points) < 2:
-        return 0.0
-    if len(points) > 2000:  # the bounding box's diagonal bounds the diameter from above
-        return float(np.linalg.norm(np.ptp(points, 0)))
-    from scipy.spatial.distance import pdist
+        return extent
+    from scipy.spatial.distance import cdist, pdist
 
-    return float(pdist(points).max())
+    if len(points) <= 1024:
+        D = np.where(labels[:, None] == labels[None], cdist(points, points), 0.0)
+        np.maximum.at(extent, labels, D.max(1))
+        return extent
+    for r in np.flatnonzero(np.bincount(labels, minlength=n_labels) > 1):  # few labels of many points
+        member = points[labels == r]
+        extent[r] = np.linalg.norm(np.ptp(member, 0)) if len(member) > 2000 else pdist(member).max()
+    return extent
 
 
 def _linearisation(sys_, points: np.ndarray, x_star: torch.Tensor, marginal_tol: float):
@@ -119,7 +128,7 @@ def classify(sys_, h: np.ndarray, q: np.ndarray, stop: np.ndarray, x_star: torch
     assignment = np.full(n, -1)
     if len(keep):
         assignment[keep] = rank[coarse[fine]]
-    extent = np.array([_diameter(pts[assignment[keep] == r]) for r in range(len(best))])
+    extent = _extents(pts, assignment[keep], len(best))
     start_count = np.bincount(assignment[keep], minlength=len(best)).astype(np.int32) if len(keep) else \
         np.zeros(0, np.int32)
     return {"status": status, "assignment": assignment.astype(np.int32), "state": pts[best].reshape(-1, S),
