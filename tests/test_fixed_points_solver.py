@@ -1,11 +1,13 @@
 """The fixed-point solver's work: one Jacobian per state it stands on, chord steps that end where
-full Levenberg–Marquardt steps end, and an iteration budget that counts every step."""
+full Levenberg–Marquardt steps end, and an iteration budget that counts every step; the
+unstable directions by inverse iteration agree with a full eigendecomposition."""
 from __future__ import annotations
 
 import numpy as np
 import torch
 
 import dynalysis
+from dynalysis.fixed_points.classify import _eigenvectors
 from dynalysis.fixed_points.solver import STOP, levenberg_marquardt
 from dynalysis.system._base import jacobian_reverse
 
@@ -82,3 +84,19 @@ def test_find_fixed_points_agrees_with_and_without_chord_steps():
     np.testing.assert_array_equal(b.stability.values[b.start_assignment.values],
                                   a.stability.values[a.start_assignment.values])
     assert a.sizes["fixed_point"] == b.sizes["fixed_point"]
+
+
+def test_inverse_iteration_gives_the_eigenvectors_of_a_full_eigendecomposition():
+    g = torch.Generator().manual_seed(3)
+    J = torch.randn(12, 9, 9, generator=g, dtype=F64)
+    J[:4, :2, :2] += 5 * torch.tensor([[0.0, -1.0], [1.0, 0.0]], dtype=F64)  # leading complex pairs
+    lam, vec = torch.linalg.eig(J)
+    k = lam.abs().argmax(1)
+    rows = torch.arange(12)
+    lead = lam[rows, k].numpy()
+    assert (np.abs(lead.imag[:4]) > 1).all()
+    v = _eigenvectors(J, lead)
+    ref = vec[rows, :, k].numpy()
+    ref = ref * (np.abs(ref[np.arange(12), np.abs(ref).argmax(1)]) / ref[np.arange(12), np.abs(ref).argmax(1)])[:, None]
+    np.testing.assert_allclose(v, ref, atol=1e-9)
+    np.testing.assert_allclose(np.einsum("pij,pj->pi", J.numpy(), v), lead[:, None] * v, atol=1e-9)
