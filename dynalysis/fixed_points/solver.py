@@ -9,8 +9,10 @@ is solved by Cholesky. Where the Jacobian comes from automatic differentiation (
 costs as much as ``state_size`` steps), a row whose step cut q by 1e4 or more (the quadratic
 regime, where its fixed point is settled) then takes *chord* steps with that step's factor
 (modified Newton: same ``A`` and ``μ``, new ``G``: a step of the map and a triangular solve)
-while each cuts q by 100× or more. Far from the fixed points the iterates are those of plain
-LM, so each start ends in the same basin.
+while each cuts q by 100× or more. Such a row's damping drops to its floor (μ = 1e-12: Newton's
+step, up to round-off): in the quadratic regime damping only slows convergence, to the linear
+rate μ/σ_min(A)², and near-marginal attractors have small σ_min. Far from the fixed points the
+iterates are those of plain LM, so each start ends in the same basin.
 
 Each row stops for one of four reasons (`STOP`): q reached 0 or fell below ``tol`` and no longer
 improves — relative progress below 1e-12, a vanishing step, or ‖G‖ ≤ 1e-14 (1 + ‖h‖), the
@@ -140,7 +142,7 @@ def levenberg_marquardt(sys_, h, x, *, max_iter: int, tol: float):
             hc = torch.where(accept[:, None], trial, hc)
             Gc = torch.where(accept[:, None], G_new, Gc)
             qc = torch.where(accept, q_new, qc)
-            mu = torch.where(accept, mu / 3, mu * 4).clamp(1e-12, 1e12)
+            mu = torch.where(fast, 1e-12, torch.where(accept, mu / 3, mu * 4)).clamp(1e-12, 1e12)  # fast: Newton
             fresh, steps = ~accept, steps + 1
             converged = (qc == 0) | ((qc < tol) & (flat | tiny | (mu >= 1e12) | _at_roundoff(qc, hc.norm(dim=1))))
             minimum = ~converged & ((mu >= 1e12) | (~accept & tiny))
