@@ -64,7 +64,7 @@ def _damped_solve(A, grad, mu, eye):
         L = torch.where(bad[:, None, None], eye, L)
     delta = -torch.cholesky_solve(grad.unsqueeze(-1), L).squeeze(-1)
     if bool(bad.any()):
-        delta[bad] = -torch.linalg.solve(M[bad], grad[bad])
+        delta[bad] = -torch.linalg.solve_ex(M[bad], grad[bad])[0]  # a failed solve: a rejected step
     return delta, L, ~bad
 
 
