@@ -131,6 +131,13 @@ def _units(var: Var, dt: float | None, time_unit: str) -> str:
     return var.units.replace("step", time_unit)
 
 
+def _var_attrs(var: Var, dt: float | None, time_unit: str) -> dict:
+    attrs = dict(long_name=var.long_name, units=_units(var, dt, time_unit))
+    if var.flags:
+        attrs.update(flag_values=np.arange(len(var.flags), dtype=np.int8), flag_meanings=" ".join(var.flags))
+    return attrs
+
+
 def build_result(schema: Schema, data: Mapping[str, object], coords: Mapping[str, object] | None = None,
                  *, system=None, options: Mapping | None = None, source: str | None = None,
                  attrs: Mapping | None = None) -> xr.Dataset:
@@ -179,7 +186,7 @@ def build_result(schema: Schema, data: Mapping[str, object], coords: Mapping[str
             value = value.astype(np.int8)
         if var.time is not None and dt is not None:
             value = value * factor[var.time]
-        variables[name] = xr.Variable(var.dims, value)
+        variables[name] = xr.Variable(var.dims, value, attrs=_var_attrs(var, dt, time_unit))
     coord_vars = {}
     for name, value in (coords or {}).items():
         var = schema.coords.get(name)
@@ -188,16 +195,8 @@ def build_result(schema: Schema, data: Mapping[str, object], coords: Mapping[str
         value = np.asarray(value)
         if var.time is not None and dt is not None:
             value = value * factor[var.time]
-        coord_vars[name] = xr.Variable(var.dims or (name,), value)
-    ds = xr.Dataset(variables, coords=coord_vars)
-    for name in ds.variables:
-        var = schema.variables.get(name) or schema.coords.get(name)
-        if var is None:  # a dimension without declared coordinate values gets none
-            continue
-        ds[name].attrs.update(long_name=var.long_name, units=_units(var, dt, time_unit))
-        if var.flags:
-            ds[name].attrs.update(flag_values=np.arange(len(var.flags), dtype=np.int8),
-                                  flag_meanings=" ".join(var.flags))
+        coord_vars[name] = xr.Variable(var.dims or (name,), value, attrs=_var_attrs(var, dt, time_unit))
+    ds = xr.Dataset(variables, coords=coord_vars)  # attrs set on the Variables: ds[name] per variable cost ~0.1 ms
     ds.attrs.update(provenance_attrs(schema.name, system, dict(options or {}), source=source))
     ds.attrs["time_unit"] = time_unit
     if getattr(system, "has_recurrent_matrix", False) and getattr(system, "recurrent_matrix_description", ""):
