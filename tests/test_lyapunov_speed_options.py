@@ -343,9 +343,16 @@ def test_the_method_record_survives_a_results_file(tmp_path):
 
 
 # --- method="auto": the probe where the model cannot tell the paths apart -----------------------
+def _burn(seconds):
+    """Busy CPU work outside torch (which the cost model cannot count), in CPU and wall time."""
+    t0 = time.process_time()
+    while time.process_time() - t0 < seconds:
+        pass
+
+
 class _Slowed(dynalysis.System):
-    """``h <- tanh(W h)`` with an analytic J·Q, one path slowed by construction (a sleep the
-    cost model cannot count): ``slow="tangent"`` sleeps in every `tangent_step`,
+    """``h <- tanh(W h)`` with an analytic J·Q, one path slowed by construction (CPU work the
+    cost model cannot count): ``slow="tangent"`` burns in every `tangent_step`,
     ``slow="jacobian"`` in every `jacobian` call (one per chunk of steps)."""
 
     analytic_tangent = True
@@ -359,13 +366,13 @@ class _Slowed(dynalysis.System):
 
     def tangent_step(self, h, x, Q):
         if self.slow == "tangent":
-            time.sleep(2e-3)
+            _burn(2e-3)
         nxt = self.step(h, x)
         return nxt, (1 - nxt ** 2)[:, :, None] * (self.W @ Q)
 
     def jacobian(self, h, x):
         if self.slow == "jacobian":
-            time.sleep(0.2)
+            _burn(0.2)
         return (1 - self.step(h, x) ** 2)[:, :, None] * self.W
 
 

@@ -37,8 +37,10 @@ effects, the gated cells' many small products): where it prices the two paths wi
 times both on the run's shape (``B`` trajectories, ``k`` columns, the run's Jacobian chunk,
 the given initial state and inputs or the system's initial state and a seeded signal):
 one warm-up step of each, then the faster of ``PROBE_ROUNDS`` blocks of ``m`` steps per path
-(``m`` the run's chunk, at most ``PROBE_MAX_STEPS``), wall clock (`time.perf_counter`, after a
-device synchronisation on CUDA). The probe runs only where it costs at most ``PROBE_SHARE``
+(``m`` the run's chunk, at most ``PROBE_MAX_STEPS``), in CPU time of the process
+(`time.process_time`) when torch runs on one CPU thread (other processes on a shared machine
+disturb it far less than wall time), else wall time (`time.perf_counter`, after a device
+synchronisation on CUDA). The probe runs only where it costs at most ``PROBE_SHARE``
 (10 %) of the run's priced time, and is not part of the run's results; the reason then says
 ``probe`` and gives both measured times. Its choice is kept per system object and run shape
 (trajectories, exponents, dtype, device) for the process, so the same system takes the same path on every call (the same bytes, call
@@ -69,7 +71,7 @@ COST_CONSTANTS = {"cpu": (10e-6, 2e-3, 1e10, 2e9), "cuda": (20e-6, 3e-3, 1e13, 1
 
 PROBE_MARGIN = 0.35  # priced within 35 % of each other: measure instead
 PROBE_SHARE = 0.10  # ... when the probe costs at most this share of the run's priced time
-PROBE_ROUNDS = 2  # timed blocks per path (the faster counts), after one warm-up step
+PROBE_ROUNDS = 3  # timed blocks per path (the fastest counts), after one warm-up step
 PROBE_MAX_STEPS = 64  # steps per timed block (the run's Jacobian chunk, at most this)
 _PROBED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # system -> {shape: choice}
 
@@ -120,7 +122,7 @@ def _sync(device) -> None:
 
 def probe_paths(system, *, batch: int, n_exponents: int, chunk: int, steps: int, dtype, device,
                 initial_state=None, inputs=None) -> tuple[float, float]:
-    """``(tangent, jacobian)`` seconds per step, measured: the faster of `PROBE_ROUNDS` blocks
+    """``(tangent, jacobian)`` seconds per step, measured: the fastest of `PROBE_ROUNDS` blocks
     of ``steps`` steps per path after one warm-up step of each. The Jacobian path takes its
     Jacobians ``chunk`` steps per call, as `dynalysis.lyapunov.qr.run_jacobian` does."""
     B, S, k, d = batch, system.state_size, n_exponents, system.input_size
@@ -153,6 +155,8 @@ def probe_paths(system, *, batch: int, n_exponents: int, chunk: int, steps: int,
             for j in range(c):
                 torch.matmul(J[j], Q)
 
+    one_thread = torch.device(device).type == "cpu" and torch.get_num_threads() == 1
+    clock = time.process_time if one_thread else time.perf_counter
     best = {}
     with torch.no_grad():
         for name, fn in (("tangent", tangent), ("jacobian", jacobian)):
@@ -160,10 +164,10 @@ def probe_paths(system, *, batch: int, n_exponents: int, chunk: int, steps: int,
         for _ in range(PROBE_ROUNDS):  # interleaved, so a burst of load hits both
             for name, fn in (("tangent", tangent), ("jacobian", jacobian)):
                 _sync(device)
-                t0 = time.perf_counter()
+                t0 = clock()
                 fn(steps)
                 _sync(device)
-                best[name] = min(best.get(name, float("inf")), (time.perf_counter() - t0) / steps)
+                best[name] = min(best.get(name, float("inf")), (clock() - t0) / steps)
     return best["tangent"], best["jacobian"]
 
 
@@ -225,7 +229,7 @@ def choose_method(system, *, batch: int, n_exponents: int, steps: int, dtype, de
         except Exception:  # noqa: BLE001 - a probe that fails leaves the model's choice
             return method, reason + "; the probe failed, the model decides"
         kept[key] = ("jacobian" if t_jac < t_tan else "tangent",
-                     f"probe ({kind}, {PROBE_ROUNDS} blocks of {m} steps per path, faster block): tangent "
+                     f"probe ({kind}, {PROBE_ROUNDS} blocks of {m} steps per path, fastest block): tangent "
                      f"{t_tan * 1e3:.3g} ms/step, jacobian {t_jac * 1e3:.3g} ms/step measured; the cost model "
                      f"priced them within {PROBE_MARGIN:.0%} ({priced})")
     return kept[key]

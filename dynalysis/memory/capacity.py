@@ -86,11 +86,13 @@ class _Fit:
         self.n += len(X)
 
 
-def _weights(fit: _Fit, ridge: float) -> tuple[np.ndarray, float]:
-    """Readout weights ``(S, K)`` on the centred states (in ``fit.scale`` units) and the rank
-    cut, as `numpy.linalg.lstsq` on the standardised states ``Z = (X − x̄)/σ``: ``Z = Q₁ R_z``
-    with ``R_z = R[1:, 1:]/σ`` has the singular values and right vectors of ``Z``; those below
-    ``eps · max(n, S) · s_max`` are dropped, ``ridge > 0`` adds ``ridge · mean(s²)`` to ``s²``."""
+def _weights(fit: _Fit, ridge: float) -> np.ndarray:
+    """Readout weights ``(S, K)`` on the centred states (in ``fit.scale`` units), as
+    `numpy.linalg.lstsq` on the standardised states ``Z = (X − x̄)/σ``: ``Z = Q₁ R_z`` with
+    ``R_z = R[1:, 1:]/σ`` has the singular values and right vectors of ``Z``; those below
+    ``eps · max(n, S) · s_max`` are dropped, ``ridge > 0`` adds ``ridge · mean(s²)`` to ``s²``.
+    A column whose std is below ``1e3 · eps`` of its peak is constant up to round-off and left
+    out (as an exactly constant one, whose std is 0)."""
     Rx, n = fit.R[1:, 1:], fit.n
     sx = np.linalg.norm(Rx, axis=0) / np.sqrt(n)  # the training std of each (scaled) column
     flat = sx <= _CONSTANT_STD  # a constant column (in units of its peak): no information
@@ -309,12 +311,14 @@ def memory_capacity(system: System, *, max_lag: int, steps: int | None = None, t
     ridge : float, default 0.0
         Tikhonov penalty relative to the mean eigenvalue of the Gram matrix of the standardised
         states; 0 is ordinary least squares (Jaeger's Wiener–Hopf readout), solved through the
-        SVD of the states. Why 0: a linear network stores delay ``k`` in state directions of
-        variance ``~ρ^{2k}``, so the state covariance is ill-conditioned by construction and any
-        fixed relative ridge removes the far lags. On a random Gaussian reservoir (N = 20,
-        ρ = 0.9, exact MC = 20, 40 000 steps) relative ridges of 1e-8 (the former default) and
-        1e-12 give 17.8 and 19.2 where least squares gives 20.0; on an orthogonal one all agree. The SVD keeps least squares
-        stable up to condition numbers of the states of ``~1/eps``.
+        QR of the states (updated chunk by chunk as the network runs, so memory does not grow
+        with ``steps``) and the SVD of its triangular factor. Why 0: a linear network stores
+        delay ``k`` in state directions of variance ``~ρ^{2k}``, so the state covariance is
+        ill-conditioned by construction and any fixed relative ridge removes the far lags. On
+        a random Gaussian reservoir (N = 20, ρ = 0.9, exact MC = 20, 40 000 steps) relative
+        ridges of 1e-8 (the former default) and 1e-12 give 17.8 and 19.2 where least squares
+        gives 20.0; on an orthogonal one all agree. QR and SVD keep least squares stable up to
+        condition numbers of the states of ``~1/eps`` (the normal equations would square it).
     train_fraction : float, default 0.7
         Leading fraction of each trajectory's scored steps used for fitting; the rest scores.
     seed : int, default 0
