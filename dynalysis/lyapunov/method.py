@@ -36,7 +36,7 @@ effects, the gated cells' many small products): where it prices the two paths wi
 ``PROBE_MARGIN`` (35 %) of each other it is not trusted with the choice, and a short probe
 times both on the run's shape (``B`` trajectories, ``k`` columns, the run's Jacobian chunk,
 the given initial state and inputs or the system's initial state and a seeded signal):
-one warm-up step of each, then the faster of ``PROBE_ROUNDS`` blocks of ``m`` steps per path
+one warm-up block of each, then the fastest of ``PROBE_ROUNDS`` blocks of ``m`` steps per path
 (``m`` the run's chunk, at most ``PROBE_MAX_STEPS``), in CPU time of the process
 (`time.process_time`) when torch runs on one CPU thread (other processes on a shared machine
 disturb it far less than wall time), else wall time (`time.perf_counter`, after a device
@@ -71,7 +71,7 @@ COST_CONSTANTS = {"cpu": (10e-6, 2e-3, 1e10, 2e9), "cuda": (20e-6, 3e-3, 1e13, 1
 
 PROBE_MARGIN = 0.35  # priced within 35 % of each other: measure instead
 PROBE_SHARE = 0.10  # ... when the probe costs at most this share of the run's priced time
-PROBE_ROUNDS = 3  # timed blocks per path (the fastest counts), after one warm-up step
+PROBE_ROUNDS = 3  # timed blocks per path (the fastest counts), after one warm-up block
 PROBE_MAX_STEPS = 64  # steps per timed block (the run's Jacobian chunk, at most this)
 _PROBED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # system -> {shape: choice}
 
@@ -123,7 +123,8 @@ def _sync(device) -> None:
 def probe_paths(system, *, batch: int, n_exponents: int, chunk: int, steps: int, dtype, device,
                 initial_state=None, inputs=None) -> tuple[float, float]:
     """``(tangent, jacobian)`` seconds per step, measured: the fastest of `PROBE_ROUNDS` blocks
-    of ``steps`` steps per path after one warm-up step of each. The Jacobian path takes its
+    of ``steps`` steps per path after one warm-up block of each (the first block at a size
+    also pays the allocator's first touch of its buffers). The Jacobian path takes its
     Jacobians ``chunk`` steps per call, as `dynalysis.lyapunov.qr.run_jacobian` does."""
     B, S, k, d = batch, system.state_size, n_exponents, system.input_size
     if initial_state is not None:
@@ -160,7 +161,7 @@ def probe_paths(system, *, batch: int, n_exponents: int, chunk: int, steps: int,
     best = {}
     with torch.no_grad():
         for name, fn in (("tangent", tangent), ("jacobian", jacobian)):
-            fn(1)  # lazy initialisation, caches
+            fn(steps)  # lazy initialisation, caches, the allocator's sizes for a block
         for _ in range(PROBE_ROUNDS):  # interleaved, so a burst of load hits both
             for name, fn in (("tangent", tangent), ("jacobian", jacobian)):
                 _sync(device)
@@ -219,7 +220,7 @@ def choose_method(system, *, batch: int, n_exponents: int, steps: int, dtype, de
     except TypeError:  # an unhashable or un-weak-referenceable system: nothing kept
         kept = {}
     m = min(c, PROBE_MAX_STEPS)
-    if key not in kept and (1 + PROBE_ROUNDS * m) * (tangent + jacobian) > PROBE_SHARE * steps * min(
+    if key not in kept and (1 + PROBE_ROUNDS) * m * (tangent + jacobian) > PROBE_SHARE * steps * min(
             tangent, jacobian):
         return method, reason + f"; too short a run to probe ({steps} steps)"
     if key not in kept:
