@@ -1,6 +1,7 @@
 """``method="auto"`` of `dynalysis.lyapunov_spectrum`: the faster way to get ``J_t Q``, by a
-deterministic cost model (counted, not timed: the same system and options always take the
-same path, so the same inputs still give the same bytes).
+deterministic cost model (counted, not timed), and where it cannot tell the two paths apart,
+a short probe that times them (once per system and run shape in a process, so a system
+keeps its path from call to call; the two paths' spectra agree to round-off).
 
 The two paths (`dynalysis.lyapunov.qr`):
 
