@@ -185,6 +185,19 @@ def choose_method(system, *, batch: int, n_exponents: int, steps: int, dtype, de
     kind = torch.device(device).type if device is not None else "cpu"
     o, o_func, F, E = COST_CONSTANTS.get(kind, COST_CONSTANTS["cpu"])
     c = jacobian_chunk(B, S, steps)
+    m = min(c, PROBE_MAX_STEPS)
+    key = (B, k, str(dtype), str(torch.device(device) if device is not None else "cpu"))
+    try:
+        kept = _PROBED.setdefault(system, {})
+    except TypeError:  # an unhashable or un-weak-referenceable system: nothing kept
+        kept = {}
+    if probe and key in kept:
+        return kept[key]
+    if reverse and (not probe or steps * PROBE_SHARE < 2 * (1 + PROBE_ROUNDS) * m):
+        # too short a run to probe ((tangent + jacobian) / min >= 2): the model alone, which
+        # prices the chunked path cheaper wherever calls matter, without stepping the map
+        return "jacobian", (f"state size {S} <= {REVERSE_MODE_MAX_STATE} without an analytic J*Q: J "
+                            "is formed by reverse mode either way; chunked over time it takes fewer calls")
     h = system.initial_state(1, dtype=dtype, device=device)
     x = torch.zeros(1, system.input_size, dtype=dtype, device=device)
     try:
@@ -215,23 +228,16 @@ def choose_method(system, *, batch: int, n_exponents: int, steps: int, dtype, de
                    "by reverse mode on either path")
     if not (probe and max(tangent, jacobian) <= (1 + PROBE_MARGIN) * min(tangent, jacobian)):
         return method, reason
-    key = (B, k, str(dtype), str(torch.device(device) if device is not None else "cpu"))
-    try:
-        kept = _PROBED.setdefault(system, {})
-    except TypeError:  # an unhashable or un-weak-referenceable system: nothing kept
-        kept = {}
-    m = min(c, PROBE_MAX_STEPS)
-    if key not in kept and (1 + PROBE_ROUNDS) * m * (tangent + jacobian) > PROBE_SHARE * steps * min(
+    if (1 + PROBE_ROUNDS) * m * (tangent + jacobian) > PROBE_SHARE * steps * min(
             tangent, jacobian):
         return method, reason + f"; too short a run to probe ({steps} steps)"
-    if key not in kept:
-        try:
-            t_tan, t_jac = probe_paths(system, batch=B, n_exponents=k, chunk=c, steps=m, dtype=dtype,
-                                       device=device, initial_state=initial_state, inputs=inputs)
-        except Exception:  # noqa: BLE001 - a probe that fails leaves the model's choice
-            return method, reason + "; the probe failed, the model decides"
-        kept[key] = ("jacobian" if t_jac < t_tan else "tangent",
-                     f"probe ({kind}, {PROBE_ROUNDS} blocks of {m} steps per path, fastest block): tangent "
-                     f"{t_tan * 1e3:.3g} ms/step, jacobian {t_jac * 1e3:.3g} ms/step measured; the cost model "
-                     f"priced them within {PROBE_MARGIN:.0%} ({priced})")
+    try:
+        t_tan, t_jac = probe_paths(system, batch=B, n_exponents=k, chunk=c, steps=m, dtype=dtype,
+                                   device=device, initial_state=initial_state, inputs=inputs)
+    except Exception:  # noqa: BLE001 - a probe that fails leaves the model's choice
+        return method, reason + "; the probe failed, the model decides"
+    kept[key] = ("jacobian" if t_jac < t_tan else "tangent",
+                 f"probe ({kind}, {PROBE_ROUNDS} blocks of {m} steps per path, fastest block): tangent "
+                 f"{t_tan * 1e3:.3g} ms/step, jacobian {t_jac * 1e3:.3g} ms/step measured; the cost model "
+                 f"priced them within {PROBE_MARGIN:.0%} ({priced})")
     return kept[key]
