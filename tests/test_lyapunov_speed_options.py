@@ -422,3 +422,16 @@ def test_the_probe_runs_once_per_system_and_shape_and_only_where_it_pays(always_
     monkeypatch.setattr(always_close, "PROBE_MARGIN", 0.0)  # no close call: the model decides
     assert always_close.choose_method(_Slowed(None), batch=2, steps=100_000, **opts)[1].startswith("cost model")
     assert calls == [2, 3]
+
+
+def test_small_reverse_mode_states_are_probed_on_long_runs(always_close):
+    """Below 65 states without an analytic J·Q the rule was always "jacobian" (an LSTM cell of
+    32 units was 23 % faster by tangent): on a run long enough to probe, the probe decides."""
+    class SlowJacobian(_Slowed):
+        analytic_tangent = False
+        tangent_step = dynalysis.System.tangent_step  # reverse mode, as a generic map
+
+    system = SlowJacobian("jacobian")
+    opts = dict(batch=2, n_exponents=6, dtype=F64, device="cpu")
+    assert always_close.choose_method(system, steps=100_000, **opts)[0] == "tangent"
+    assert always_close.choose_method(SlowJacobian("jacobian"), steps=30, **opts)[0] == "jacobian"  # the rule

@@ -44,9 +44,11 @@ disturb it far less than wall time), else wall time (`time.perf_counter`, after 
 synchronisation on CUDA). The probe runs only where it costs at most ``PROBE_SHARE``
 (10 %) of the run's priced time, and is not part of the run's results; the reason then says
 ``probe`` and gives both measured times. Its choice is kept per system object and run shape
-(trajectories, exponents, dtype, device) for the process, so the same system takes the same path on every call (the same bytes, call
-after call); across processes a close call may take either path, whose spectra agree to
-round-off. ``method="tangent"`` or ``"jacobian"`` always bypasses the model and the probe.
+(trajectories, exponents, dtype, device) for the process, so the same system takes the same
+path on every call (the same bytes, call after call); across processes a close call may take
+either path, whose spectra agree to round-off. ``method="tangent"`` or ``"jacobian"`` always
+bypasses the model and the probe. Small reverse-mode states on a run too short to probe
+keep the rule (``"jacobian"``) without stepping the map.
 
 `benchmarks/_method_bench.py` times both paths and the choice side by side.
 """
