@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 import warnings
 
 import numpy as np
@@ -347,3 +348,98 @@ def test_the_method_record_survives_a_results_file(tmp_path):
     back = dynalysis.open_results(tmp_path / "r.nc", group="lyapunov")
     assert back.attrs["lyapunov_method"] == "jacobian"
     assert back.attrs["lyapunov_method_reason"] == ds.attrs["lyapunov_method_reason"]
+
+
+# --- method="auto": the probe where the model cannot tell the paths apart -----------------------
+def _burn(seconds):
+    """Busy CPU work outside torch (which the cost model cannot count), in CPU and wall time."""
+    t0 = time.process_time()
+    while time.process_time() - t0 < seconds:
+        pass
+
+
+class _Slowed(dynalysis.System):
+    """``h <- tanh(W h)`` with an analytic J·Q, one path slowed by construction (CPU work the
+    cost model cannot count): ``slow="tangent"`` burns in every `tangent_step`,
+    ``slow="jacobian"`` in every `jacobian` call (one per chunk of steps)."""
+
+    analytic_tangent = True
+
+    def __init__(self, slow, S=6):
+        self.state_size, self.input_size, self.metadata, self.slow = S, 0, {}, slow
+        self.W = torch.randn(S, S, generator=torch.Generator().manual_seed(3), dtype=F64) * 0.4
+
+    def step(self, h, x):
+        return torch.tanh(h @ self.W.T)
+
+    def tangent_step(self, h, x, Q):
+        if self.slow == "tangent":
+            _burn(2e-3)
+        nxt = self.step(h, x)
+        return nxt, (1 - nxt ** 2)[:, :, None] * (self.W @ Q)
+
+    def jacobian(self, h, x):
+        if self.slow == "jacobian":
+            _burn(0.2)
+        return (1 - self.step(h, x) ** 2)[:, :, None] * self.W
+
+
+@pytest.fixture
+def always_close(monkeypatch):
+    """Make the cost model call every system a close call, so the probe decides."""
+    from dynalysis.lyapunov import method
+
+    monkeypatch.setattr(method, "PROBE_MARGIN", 1e9)
+    return method
+
+
+@pytest.mark.parametrize("slow, faster", [("tangent", "jacobian"), ("jacobian", "tangent")])
+def test_the_probe_picks_the_path_that_is_faster_by_construction(always_close, slow, faster):
+    system = _Slowed(slow)
+    chosen, reason = always_close.choose_method(system, batch=2, n_exponents=6, steps=100_000, dtype=F64,
+                                                device="cpu")
+    assert chosen == faster and reason.startswith("probe") and "measured" in reason
+    h0 = torch.full((2, 6), 0.1, dtype=F64)
+    x = dynalysis.zero_inputs(system, 2, 30)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # 30 steps have not converged, and say so
+        ds = dynalysis.lyapunov_spectrum(system, x, transient=2, initial_state=h0)  # the kept choice
+        forced = dynalysis.lyapunov_spectrum(system, x, transient=2, initial_state=h0, method=slow)
+    assert ds.attrs["lyapunov_method"] == faster and ds.attrs["lyapunov_method_reason"] == reason
+    assert forced.attrs["lyapunov_method"] == slow and "given" in forced.attrs["lyapunov_method_reason"]
+    np.testing.assert_allclose(ds.exponent.values, forced.exponent.values, rtol=0, atol=1e-12)
+
+
+def test_the_probe_runs_once_per_system_and_shape_and_only_where_it_pays(always_close, monkeypatch):
+    calls = []
+
+    def fake_probe(system, **kw):
+        calls.append(kw["batch"])
+        return 1.0, 2.0  # tangent measured faster
+
+    monkeypatch.setattr(always_close, "probe_paths", fake_probe)
+    system, opts = _Slowed(None), dict(n_exponents=6, dtype=F64, device="cpu")
+    short = always_close.choose_method(system, batch=2, steps=20, **opts)
+    assert calls == [] and "too short a run to probe" in short[1]  # the probe would cost > 10 %
+    first = always_close.choose_method(system, batch=2, steps=100_000, **opts)
+    again = always_close.choose_method(system, batch=2, steps=20, **opts)  # kept: even a short run
+    other_batch = always_close.choose_method(system, batch=3, steps=100_000, **opts)
+    assert calls == [2, 3] and first == again and first[0] == other_batch[0] == "tangent"
+    unprobed = always_close.choose_method(_Slowed(None), batch=2, steps=100_000, probe=False, **opts)
+    assert calls == [2, 3] and unprobed[1].startswith("cost model")
+    monkeypatch.setattr(always_close, "PROBE_MARGIN", 0.0)  # no close call: the model decides
+    assert always_close.choose_method(_Slowed(None), batch=2, steps=100_000, **opts)[1].startswith("cost model")
+    assert calls == [2, 3]
+
+
+def test_small_reverse_mode_states_are_probed_on_long_runs(always_close):
+    """Below 65 states without an analytic J·Q the rule was always "jacobian" (an LSTM cell of
+    32 units was 23 % faster by tangent): on a run long enough to probe, the probe decides."""
+    class SlowJacobian(_Slowed):
+        analytic_tangent = False
+        tangent_step = dynalysis.System.tangent_step  # reverse mode, as a generic map
+
+    system = SlowJacobian("jacobian")
+    opts = dict(batch=2, n_exponents=6, dtype=F64, device="cpu")
+    assert always_close.choose_method(system, steps=100_000, **opts)[0] == "tangent"
+    assert always_close.choose_method(SlowJacobian("jacobian"), steps=30, **opts)[0] == "jacobian"  # the rule

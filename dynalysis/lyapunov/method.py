@@ -1,6 +1,7 @@
 """``method="auto"`` of `dynalysis.lyapunov_spectrum`: the faster way to get ``J_t Q``, by a
-deterministic cost model (counted, not timed: the same system and options always take the
-same path, so the same inputs still give the same bytes).
+deterministic cost model (counted, not timed), and where it cannot tell the two paths apart,
+a short probe that times them (once per system and run shape in a process, so a system
+keeps its path from call to call; the two paths' spectra agree to round-off).
 
 The two paths (`dynalysis.lyapunov.qr`):
 
@@ -23,22 +24,46 @@ one step
   ``2 S² k B`` for ``J Q``. Small cells whose J·Q takes many small operations (the LRU's
   complex arithmetic) are faster through the Jacobian; large ones always through J·Q.
 * **automatic differentiation, S ≤ 64**: the default ``tangent_step`` already forms ``J`` by a
-  reverse-mode pass per step, so both paths do the same flops and the chunked one takes
-  fewer calls: ``"jacobian"``.
+  reverse-mode pass per step (``3·n_step`` calls, ``3·S·C·B`` flops), so both paths do the
+  same flops (the Jacobian path one more step, ``C·B``) and the chunked one takes fewer
+  calls: ``"jacobian"`` where calls dominate; where flops do, the two are priced close and
+  the probe decides (the chunk's ``c·B·S`` rows can fall out of cache).
 * **automatic differentiation, S > 64**: tangent is one ``vmap(jvp)`` call (``o_func``, ``3·n_step``
   calls, ``(k + 1)·C·B`` flops); the Jacobian path spends ``S·C·B + 2 S² k B`` flops and one
   ``vmap(jvp)`` call per chunk.
 
+**Probe.** The model prices calls and flops, not what a given CPU makes of them (cache
+effects, the gated cells' many small products): where it prices the two paths within
+``PROBE_MARGIN`` (35 %) of each other it is not trusted with the choice, and a short probe
+times both on the run's shape (``B`` trajectories, ``k`` columns, the run's Jacobian chunk,
+the given initial state and inputs or the system's initial state and a seeded signal):
+one warm-up block of each, then the fastest of ``PROBE_ROUNDS`` blocks of ``m`` steps per path
+(``m`` the run's chunk, at most ``PROBE_MAX_STEPS``), in CPU time of the process
+(`time.process_time`) when torch runs on one CPU thread (other processes on a shared machine
+disturb it far less than wall time), else wall time (`time.perf_counter`, after a device
+synchronisation on CUDA). The probe runs only where it costs at most ``PROBE_SHARE``
+(10 %) of the run's priced time, and is not part of the run's results; the reason then says
+``probe`` and gives both measured times. Its choice is kept per system object and run shape
+(trajectories, exponents, dtype, device) for the process, so the same system takes the same
+path on every call (the same bytes, call after call); across processes a close call may take
+either path, whose spectra agree to round-off. ``method="tangent"`` or ``"jacobian"`` always
+bypasses the model and the probe. Small reverse-mode states on a run too short to probe
+keep the rule (``"jacobian"``) without stepping the map.
+
 `benchmarks/_method_bench.py` times both paths and the choice side by side.
 """
 from __future__ import annotations
+
+import time
+import weakref
 
 import torch
 from torch.overrides import TorchFunctionMode
 
 from .qr import jacobian_chunk
 
-__all__ = ["choose_method", "count_calls", "COST_CONSTANTS", "REVERSE_MODE_MAX_STATE"]
+__all__ = ["choose_method", "count_calls", "probe_paths", "COST_CONSTANTS", "REVERSE_MODE_MAX_STATE",
+           "PROBE_MARGIN", "PROBE_SHARE"]
 
 REVERSE_MODE_MAX_STATE = 64  # the default tangent_step's reverse-mode full J (system._base)
 #: per device type: o (s per torch call), o_func (s per vmap(jvp) call), F (flop/s of products),
@@ -46,6 +71,12 @@ REVERSE_MODE_MAX_STATE = 64  # the default tangent_step's reverse-mode full J (s
 #: CPU: fitted to benchmarks/_method_bench.py (process time, one thread): a vmap(jvp) call costs
 #: ~2 ms (an ESN of 100 units, 4 trajectories: tangent 3.7 ms/step, chunked Jacobian 2.4 ms)
 COST_CONSTANTS = {"cpu": (10e-6, 2e-3, 1e10, 2e9), "cuda": (20e-6, 3e-3, 1e13, 1e11)}
+
+PROBE_MARGIN = 0.35  # priced within 35 % of each other: measure instead
+PROBE_SHARE = 0.10  # ... when the probe costs at most this share of the run's priced time
+PROBE_ROUNDS = 3  # timed blocks per path (the fastest counts), after one warm-up block
+PROBE_MAX_STEPS = 64  # steps per timed block (the run's Jacobian chunk, at most this)
+_PROBED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # system -> {shape: choice}
 
 _F = torch.nn.functional
 _PRODUCTS = {torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.Tensor.__rmatmul__,
@@ -87,16 +118,88 @@ def count_calls(fn, *args) -> tuple[int, float, int]:
     return count.calls, count.flops, count.elements
 
 
-def choose_method(system, *, batch: int, n_exponents: int, steps: int, dtype,
-                  device) -> tuple[str, str]:
-    """``(method, reason)``: the path ``method="auto"`` takes for this system and run shape."""
+def _sync(device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def probe_paths(system, *, batch: int, n_exponents: int, chunk: int, steps: int, dtype, device,
+                initial_state=None, inputs=None) -> tuple[float, float]:
+    """``(tangent, jacobian)`` seconds per step, measured: the fastest of `PROBE_ROUNDS` blocks
+    of ``steps`` steps per path after one warm-up block of each (the first block at a size
+    also pays the allocator's first touch of its buffers). The Jacobian path takes its
+    Jacobians ``chunk`` steps per call, as `dynalysis.lyapunov.qr.run_jacobian` does."""
+    B, S, k, d = batch, system.state_size, n_exponents, system.input_size
+    if initial_state is not None:
+        h0 = initial_state.to(dtype=dtype, device=device).expand(B, S).contiguous()
+    else:
+        h0 = system.initial_state(B, dtype=dtype, device=device)
+    if inputs is not None and inputs.shape[1] >= steps:
+        x = inputs[:, :steps].to(dtype=dtype, device=device).transpose(0, 1)  # (steps, B, d)
+    else:
+        g = torch.Generator().manual_seed(0)
+        x = (0.1 * torch.randn(steps, B, d, generator=g, dtype=dtype)).to(device)
+    g = torch.Generator().manual_seed(1)
+    Q = torch.linalg.qr(torch.randn(B, S, k, generator=g, dtype=dtype))[0].to(device)
+
+    def tangent(n):
+        h = h0
+        for j in range(n):
+            h, _ = system.tangent_step(h, x[j], Q)
+
+    def jacobian(n):
+        h, before = h0, torch.empty(n, B, S, dtype=dtype, device=device)
+        for start in range(0, n, chunk):
+            c = min(chunk, n - start)
+            for j in range(c):
+                before[j].copy_(h)
+                h = system.step(h, x[start + j])
+            J = system.jacobian(before[:c].reshape(c * B, S), x[start:start + c].reshape(c * B, d))
+            J = J.view(c, B, S, S)
+            for j in range(c):
+                torch.matmul(J[j], Q)
+
+    one_thread = torch.device(device).type == "cpu" and torch.get_num_threads() == 1
+    clock = time.process_time if one_thread else time.perf_counter
+    best = {}
+    with torch.no_grad():
+        for name, fn in (("tangent", tangent), ("jacobian", jacobian)):
+            fn(steps)  # lazy initialisation, caches, the allocator's sizes for a block
+        for _ in range(PROBE_ROUNDS):  # interleaved, so a burst of load hits both
+            for name, fn in (("tangent", tangent), ("jacobian", jacobian)):
+                _sync(device)
+                t0 = clock()
+                fn(steps)
+                _sync(device)
+                best[name] = min(best.get(name, float("inf")), (clock() - t0) / steps)
+    return best["tangent"], best["jacobian"]
+
+
+def choose_method(system, *, batch: int, n_exponents: int, steps: int, dtype, device,
+                  initial_state=None, inputs=None, probe: bool = True) -> tuple[str, str]:
+    """``(method, reason)``: the path ``method="auto"`` takes for this system and run shape.
+
+    The cost model decides, except where it prices both paths within `PROBE_MARGIN` and a
+    probe costs at most `PROBE_SHARE` of the run (``probe=False``: the model always decides);
+    then `probe_paths` times both, on ``initial_state`` and ``inputs`` where given."""
     S, k, B = system.state_size, n_exponents, batch
-    if not getattr(system, "analytic_tangent", False) and S <= REVERSE_MODE_MAX_STATE:
-        return "jacobian", (f"state size {S} <= {REVERSE_MODE_MAX_STATE} without an analytic J*Q: J "
-                            "is formed by reverse mode either way; chunked over time it takes fewer calls")
+    reverse = not getattr(system, "analytic_tangent", False) and S <= REVERSE_MODE_MAX_STATE
     kind = torch.device(device).type if device is not None else "cpu"
     o, o_func, F, E = COST_CONSTANTS.get(kind, COST_CONSTANTS["cpu"])
     c = jacobian_chunk(B, S, steps)
+    m = min(c, PROBE_MAX_STEPS)
+    key = (B, k, str(dtype), str(torch.device(device) if device is not None else "cpu"))
+    try:
+        kept = _PROBED.setdefault(system, {})
+    except TypeError:  # an unhashable or un-weak-referenceable system: nothing kept
+        kept = {}
+    if probe and key in kept:
+        return kept[key]
+    if reverse and (not probe or steps * PROBE_SHARE < 2 * (1 + PROBE_ROUNDS) * m):
+        # too short a run to probe ((tangent + jacobian) / min >= 2): the model alone, which
+        # prices the chunked path cheaper wherever calls matter, without stepping the map
+        return "jacobian", (f"state size {S} <= {REVERSE_MODE_MAX_STATE} without an analytic J*Q: J "
+                            "is formed by reverse mode either way; chunked over time it takes fewer calls")
     h = system.initial_state(1, dtype=dtype, device=device)
     x = torch.zeros(1, system.input_size, dtype=dtype, device=device)
     try:
@@ -109,6 +212,10 @@ def choose_method(system, *, batch: int, n_exponents: int, steps: int, dtype,
             tangent = n_tan * o + B * (f_tan / F + e_tan / E)
             jacobian = ((n_step + 1) * o + n_eye * o / c
                         + B * ((f_eye + 2.0 * S * S * k) / F + (e_step + e_eye) / E))
+        elif reverse:  # J by one reverse pass on B*S rows either way: per step, or per chunk
+            flops = B * (3 * S * (C / F + e_step / E) + 2.0 * S * S * k / F)
+            tangent = 3 * n_step * o + flops
+            jacobian = (n_step + 1) * o + 3 * n_step * o / c + flops + B * (C / F + e_step / E)
         else:  # forward mode: every call of the step on k (or S) tangent columns as well
             tangent = o_func + 3 * n_step * o + B * (k + 1) * (C / F + e_step / E)
             jacobian = ((n_step + 1) * o + (o_func + 3 * n_step * o) / c
@@ -116,5 +223,23 @@ def choose_method(system, *, batch: int, n_exponents: int, steps: int, dtype,
     except Exception:  # noqa: BLE001 - a map that resists counting keeps the former rule
         return ("tangent", "cost model unavailable (the step could not be counted): tangent")
     method = "jacobian" if jacobian < tangent else "tangent"
-    return method, (f"cost model ({kind}): tangent {tangent * 1e3:.3g} ms/step, jacobian "
-                    f"{jacobian * 1e3:.3g} ms/step (counted calls and matrix-product flops)")
+    priced = f"tangent {tangent * 1e3:.3g} ms/step, jacobian {jacobian * 1e3:.3g} ms/step"
+    reason = f"cost model ({kind}): {priced} (counted calls and matrix-product flops)"
+    if reverse:
+        reason += (f"; state size {S} <= {REVERSE_MODE_MAX_STATE} without an analytic J*Q: J is formed "
+                   "by reverse mode on either path")
+    if not (probe and max(tangent, jacobian) <= (1 + PROBE_MARGIN) * min(tangent, jacobian)):
+        return method, reason
+    if (1 + PROBE_ROUNDS) * m * (tangent + jacobian) > PROBE_SHARE * steps * min(
+            tangent, jacobian):
+        return method, reason + f"; too short a run to probe ({steps} steps)"
+    try:
+        t_tan, t_jac = probe_paths(system, batch=B, n_exponents=k, chunk=c, steps=m, dtype=dtype,
+                                   device=device, initial_state=initial_state, inputs=inputs)
+    except Exception:  # noqa: BLE001 - a probe that fails leaves the model's choice
+        return method, reason + "; the probe failed, the model decides"
+    kept[key] = ("jacobian" if t_jac < t_tan else "tangent",
+                 f"probe ({kind}, {PROBE_ROUNDS} blocks of {m} steps per path, fastest block): tangent "
+                 f"{t_tan * 1e3:.3g} ms/step, jacobian {t_jac * 1e3:.3g} ms/step measured; the cost model "
+                 f"priced them within {PROBE_MARGIN:.0%} ({priced})")
+    return kept[key]

@@ -34,7 +34,10 @@ __all__ = ["memory_capacity", "SCHEMA"]
 _DEFAULT_STEPS, _DEFAULT_TRANSIENT = 2000, 100
 _MIN_ROWS_PER_WEIGHT, _GOOD_ROWS_PER_WEIGHT = 2, 10  # training steps per readout weight
 _CHANCE_SHARE = 0.05  # warn when chance could add more than this fraction of the bound N
-_TARGET_ELEMENTS = 2**22  # delayed-signal targets built per chunk of lags (32 MiB in float64)
+_TARGET_ELEMENTS = 2**22  # delayed-signal targets built per chunk of steps (32 MiB in float64)
+_ROWS_PER_CHUNK = 256  # state rows per chunk of the run (at least 4 (S + 1): the QR update's
+#                        stacked factor is a small part of it)
+_CONSTANT_STD = 1e3 * np.finfo(float).eps  # a column's std (units of its peak) below this: constant
 
 
 def _signal(distribution, scale, shape, seed) -> np.ndarray:
@@ -58,46 +61,114 @@ def _as_signal(inputs) -> np.ndarray:
     return s
 
 
-def _readout_r2(X: np.ndarray, s: np.ndarray, start: int, lags: np.ndarray, n_train: int,
-                ridge: float) -> np.ndarray:
-    """Squared held-out correlation of a linear read-out of ``s_{t−k}`` from ``h_t``, per lag.
+class _Fit:
+    """Streamed least squares of targets ``Y (rows, K)`` on ``[1, X]`` (``X (rows, S)``): the
+    triangular factor ``R`` of ``[1, X]`` and ``b = Qᵀ Y``, updated a chunk of rows at a time
+    by the QR of ``[[R, b], [1, X_c, Y_c]]`` (tall-skinny QR: memory ``(S + 1)(S + 1 + K)``
+    whatever the number of rows, and the conditioning of ``X`` itself, not squared as in the
+    normal equations). Because the first column is the constant, ``R[1:, 1:]`` is the factor
+    of the *centred* ``X`` and ``b[1:]`` its part of ``Y``: ``X − x̄ = Q₁ R[1:, 1:]``,
+    ``Q₁ᵀ Y = b[1:]``. Columns are kept scaled by ``scale`` (a running peak, so squares of huge
+    states do not overflow; rescaling a column of ``X`` rescales that column of ``R`` only)."""
 
-    ``X (trajectory, n, S)``: the states ``h_t``, ``t = start .. start + n − 1``; ``s
-    (trajectory, T)``: the signal. Fit ``s_{t−k} ≈ w·h_t + b`` on the first ``n_train`` steps
-    of each trajectory, score on the rest; returns ``(len(lags),)``.
+    def __init__(self, S: int, K: int):
+        self.R, self.b, self.n = np.zeros((0, S + 1)), np.zeros((0, K)), 0
+        self.scale = np.ones(S)
 
-    Least squares on the standardised states through their SVD (singular values below
-    ``eps · max(n, S) · s_max`` dropped, as `numpy.linalg.lstsq` does); ``ridge > 0`` adds
-    ``ridge · mean(s²)`` to ``s²`` (Tikhonov, relative to the mean state variance). The targets
-    are built a chunk of lags at a time, so memory does not grow with ``max_lag``.
-    """
-    B, n, S = X.shape
-    Xtr, Xte = X[:, :n_train].reshape(-1, S), X[:, n_train:].reshape(-1, S)
-    peak = np.abs(Xtr).max(0)
-    peak = np.where(peak > 0, peak, 1.0)
-    Xtr, Xte = Xtr / peak, Xte / peak  # first to O(1): squares of huge (growing) states overflow
-    mx, sx = Xtr.mean(0), Xtr.std(0)
-    sx = np.where(sx > 0, sx, 1.0)
-    Ztr, Zte = (Xtr - mx) / sx, (Xte - mx) / sx
-    U, sv, Vt = np.linalg.svd(Ztr, full_matrices=False)
-    keep = sv > np.finfo(float).eps * max(Ztr.shape) * (sv[0] if sv.size else 0.0)
+    def rescale(self, scale: np.ndarray) -> None:
+        self.R[:, 1:] *= self.scale / scale
+        self.scale = scale
+
+    def add(self, X: np.ndarray, Y: np.ndarray) -> None:
+        A = np.concatenate([self.R, np.concatenate([np.ones((len(X), 1)), X / self.scale], 1)])
+        Q, self.R = np.linalg.qr(A)
+        self.b = Q.T @ np.concatenate([self.b, Y])
+        self.n += len(X)
+
+
+def _weights(fit: _Fit, ridge: float) -> np.ndarray:
+    """Readout weights ``(S, K)`` on the centred states (in ``fit.scale`` units), as
+    `numpy.linalg.lstsq` on the standardised states ``Z = (X − x̄)/σ``: ``Z = Q₁ R_z`` with
+    ``R_z = R[1:, 1:]/σ`` has the singular values and right vectors of ``Z``; those below
+    ``eps · max(n, S) · s_max`` are dropped, ``ridge > 0`` adds ``ridge · mean(s²)`` to ``s²``.
+    A column whose std is below ``1e3 · eps`` of its peak is constant up to round-off and left
+    out (as an exactly constant one, whose std is 0)."""
+    Rx, n = fit.R[1:, 1:], fit.n
+    sx = np.linalg.norm(Rx, axis=0) / np.sqrt(n)  # the training std of each (scaled) column
+    flat = sx <= _CONSTANT_STD  # a constant column (in units of its peak): no information
+    sx = np.where(flat, 1.0, sx)
+    Rz = np.where(flat, 0.0, Rx / sx)
+    U, sv, Vt = np.linalg.svd(Rz)
+    keep = sv > np.finfo(float).eps * max(n, Rz.shape[1]) * (sv[0] if sv.size else 0.0)
     lam = ridge * float(np.mean(sv ** 2)) if sv.size else 0.0
     gain = np.zeros_like(sv)
     gain[keep] = sv[keep] / (sv[keep] ** 2 + lam)
-    t = start + np.arange(n)
-    r2 = np.empty(len(lags))
-    chunk = max(1, _TARGET_ELEMENTS // (B * n))
-    for c in range(0, len(lags), chunk):
-        k = lags[c:c + chunk]
-        Y = s[:, t[:, None] - k[None, :]]  # (trajectory, n, K): s_{t−k}
-        Ytr, Yte = Y[:, :n_train].reshape(-1, len(k)), Y[:, n_train:].reshape(-1, len(k))
-        w = Vt.T @ (gain[:, None] * (U.T @ (Ytr - Ytr.mean(0))))
-        pred = Zte @ w
-        pc, yc = pred - pred.mean(0), Yte - Yte.mean(0)
-        denom = (pc * pc).sum(0) * (yc * yc).sum(0)
+    return (Vt.T @ (gain[:, None] * (U.T @ fit.b[1:]))) / sx[:, None]
+
+
+class _Pass:
+    """One driven run of the network for `memory_capacity`, chunk by chunk: the training fit,
+    the held-out fit, held-out target sums, divergence and the growth of the states."""
+
+    def __init__(self, sys_, s: np.ndarray, c: dict):
+        B, T, S = s.shape[0], c["steps"], sys_.state_size
+        K, start = c["L"] + 1, c["transient"]
+        self.sys_, self.s, self.c, self.lags = sys_, s, c, np.arange(K)
+        self.train, self.test = _Fit(S, K), _Fit(S, K)
+        self.split = start + c["n_train"]  # the first held-out time
+        self.shift = float(s.mean())  # targets summed about this: no cancellation
+        self.ysum, self.ysq = np.zeros(K), np.zeros(K)
+        self.diverged, self.peak = np.zeros(B, bool), np.zeros(S)
+        tenth = max(1, (T - start) // 10)
+        self.head, self.tail = (start, start + tenth), (T - tenth, T)
+        self.head_max, self.tail_max = np.zeros(B), np.zeros(B)
+        self.chunk = max(1, min(-(-max(_ROWS_PER_CHUNK, 4 * (S + 1)) // B), _TARGET_ELEMENTS // (B * K)))
+
+    def run(self) -> "_Pass":
+        c, s = self.c, self.s
+        B, T = s.shape
+        sys_ = self.sys_
+        h = sys_.initial_state(B, dtype=c["dtype"], device=c["device"])
+        for a in range(0, T, self.chunk):
+            e = min(T, a + self.chunk)
+            x = torch.zeros(B, e - a, sys_.input_size, dtype=c["dtype"], device=h.device)
+            x[:, :, c["channel"]] = torch.as_tensor(s[:, a:e], dtype=c["dtype"])
+            states = run_states(sys_, x, h)
+            h = states[:, -1]
+            H = states.cpu().numpy()
+            self.diverged |= not_finite(H)
+            for (lo, hi), peak in ((self.head, self.head_max), (self.tail, self.tail_max)):
+                if lo < e and hi > a:
+                    np.maximum(peak, np.abs(H[:, max(lo, a) - a:min(hi, e) - a]).max((1, 2)), out=peak)
+            for lo, hi, fit in ((c["transient"], self.split, self.train), (self.split, T, self.test)):
+                lo, hi = max(lo, a), min(hi, e)
+                if lo < hi:
+                    self._add(fit, H[:, lo - a:hi - a], np.arange(lo, hi))
+        return self
+
+    def _add(self, fit: _Fit, H: np.ndarray, t: np.ndarray) -> None:
+        X = H.reshape(-1, H.shape[2])
+        if fit is self.train:  # the running peak of the training states, as the scale
+            peak = np.abs(X).max(0)
+            self.peak = np.maximum(self.peak, np.where(np.isfinite(peak), peak, 0.0))
+            fit.rescale(np.where(self.peak > 0, self.peak, 1.0))
+        elif fit.n == 0:  # every training row came before: the held-out ones in its units
+            fit.scale = self.train.scale.copy()
+        Y = self.s[:, t[:, None] - self.lags[None, :]].reshape(-1, len(self.lags))  # s_{t−k}
+        fit.add(X, Y)
+        if fit is self.test:
+            self.ysum += (Y - self.shift).sum(0)
+            self.ysq += ((Y - self.shift) ** 2).sum(0)
+
+    def r2(self, ridge: float) -> np.ndarray:
+        """Squared held-out correlation per lag of the training fit's readout."""
+        w = _weights(self.train, ridge)
+        pred = self.test.R[1:, 1:] @ w  # Q₁ᵀ (centred held-out predictions)
+        cross, pp = (pred * self.test.b[1:]).sum(0), (pred * pred).sum(0)
+        yy = self.ysq - self.ysum ** 2 / self.test.n
+        denom = pp * yy
         with np.errstate(invalid="ignore", divide="ignore"):
-            r2[c:c + chunk] = np.where(denom > 0, (pc * yc).sum(0) ** 2 / denom, 0.0)
-    return r2
+            return np.where(denom > 0, cross ** 2 / denom, 0.0)
 
 
 def check_capacity_options(system: System, *, max_lag: int, steps: int | None = None,
@@ -182,24 +253,21 @@ def capacity_data(system: System, c: dict, *, stacklevel: int = 4) -> tuple[dict
     _warn_unreliable(c, system.state_size, stacklevel)
     L, T, n_traj = c["L"], c["steps"], c["n_traj"]
     s = c["signal"] if c["signal"] is not None else _signal(c["distribution"], c["scale"], (n_traj, T), c["seed"])
-    x = torch.zeros(n_traj, T, system.input_size, dtype=c["dtype"], device=c["device"])
-    x[:, :, c["channel"]] = torch.as_tensor(s, dtype=c["dtype"])
     sys_ = system.to(dtype=c["dtype"], device=c["device"])
-    h = sys_.initial_state(n_traj, dtype=c["dtype"], device=x.device)
-    H = run_states(sys_, x, h).cpu().numpy()  # h_t after x_t, t = 0..T-1
-    diverged = not_finite(H)
+    run = _Pass(sys_, s, c).run()  # h_t after x_t, t = 0..T-1, streamed: nothing of length T kept
+    diverged = run.diverged
     warn_diverged(diverged, analysis="memory_capacity", stacklevel=stacklevel)
     ok = ~diverged
     lags = np.arange(L + 1)
     if ok.any():
-        H = H[ok, c["transient"]:]
-        tenth = max(1, H.shape[1] // 10)
-        growth = np.abs(H[:, -tenth:]).max() / max(np.abs(H[:, :tenth]).max(), np.finfo(float).tiny)
+        if diverged.any():  # the fits saw the diverged rows too: again on the finite trajectories
+            run = _Pass(sys_, s[ok], c).run()
+        growth = run.tail_max.max() / max(run.head_max.max(), np.finfo(float).tiny)
         if growth > 1e6:
             warnings.warn(f"memory_capacity: the driven states grow without bound (x{growth:.3g} over the run): "
                           "the readouts see mostly the fastest-growing mode and the capacity is not meaningful",
                           NumericalReliabilityWarning, stacklevel=stacklevel)
-        r2 = _readout_r2(H, s[ok], c["transient"], lags, c["n_train"], c["ridge"])
+        r2 = run.r2(c["ridge"])
     else:
         r2 = np.full(L + 1, np.nan)
     total = float(r2.sum())
@@ -243,12 +311,14 @@ def memory_capacity(system: System, *, max_lag: int, steps: int | None = None, t
     ridge : float, default 0.0
         Tikhonov penalty relative to the mean eigenvalue of the Gram matrix of the standardised
         states; 0 is ordinary least squares (Jaeger's Wiener–Hopf readout), solved through the
-        SVD of the states. Why 0: a linear network stores delay ``k`` in state directions of
-        variance ``~ρ^{2k}``, so the state covariance is ill-conditioned by construction and any
-        fixed relative ridge removes the far lags. On a random Gaussian reservoir (N = 20,
-        ρ = 0.9, exact MC = 20, 40 000 steps) relative ridges of 1e-8 (the former default) and
-        1e-12 give 17.8 and 19.2 where least squares gives 20.0; on an orthogonal one all agree. The SVD keeps least squares
-        stable up to condition numbers of the states of ``~1/eps``.
+        QR of the states (updated chunk by chunk as the network runs, so memory does not grow
+        with ``steps``) and the SVD of its triangular factor. Why 0: a linear network stores
+        delay ``k`` in state directions of variance ``~ρ^{2k}``, so the state covariance is
+        ill-conditioned by construction and any fixed relative ridge removes the far lags. On
+        a random Gaussian reservoir (N = 20, ρ = 0.9, exact MC = 20, 40 000 steps) relative
+        ridges of 1e-8 (the former default) and 1e-12 give 17.8 and 19.2 where least squares
+        gives 20.0; on an orthogonal one all agree. QR and SVD keep least squares stable up to
+        condition numbers of the states of ``~1/eps`` (the normal equations would square it).
     train_fraction : float, default 0.7
         Leading fraction of each trajectory's scored steps used for fitting; the rest scores.
     seed : int, default 0
