@@ -224,11 +224,11 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
                   needed_for=f"transient={transient} + 1")
     B, T, _ = x.shape
     sys_ = system.to(dtype=dtype, device=device)
+    h = as_initial_state(sys_, initial_state, B, dtype=dtype, device=x.device)  # checked before any step
     reason = f"method={method!r} given"
-    if method == "auto":
+    if method == "auto":  # a close call is probed on the run's own state and inputs
         method, reason = choose_method(sys_, batch=B, n_exponents=k, steps=T, dtype=dtype,
-                                       device=x.device)
-    h = as_initial_state(sys_, initial_state, B, dtype=dtype, device=x.device)
+                                       device=x.device, initial_state=h, inputs=x)
 
     Q = initial_frame(B, S, k, seed=seed, dtype=dtype, device=x.device)
     acc = LogRAccumulator(B, k, T - transient, trace_points, dtype=dtype, device=x.device)
