@@ -106,9 +106,10 @@ ANALYTIC = [(c, o) for c, o in VARIANTS if MODELS[c].analytic_tangent]
 def test_analytic_tangent_step_matches_jacrev(cell, options):
     net = make(cell, options).double()
     g = torch.Generator().manual_seed(1)
-    h = torch.randn(BATCH, N, generator=g, dtype=torch.float64)
+    S = net.state_size  # 2N for the LSTM's [h, c]
+    h = torch.randn(BATCH, S, generator=g, dtype=torch.float64)
     x = torch.randn(BATCH, D_IN, generator=g, dtype=torch.float64)
-    Q = torch.randn(BATCH, N, 3, generator=g, dtype=torch.float64)
+    Q = torch.randn(BATCH, S, 3, generator=g, dtype=torch.float64)
     nxt, JQ = net.tangent_step(h, x, Q)
     J = torch.stack([torch.func.jacrev(lambda s: net.step(s[None], x[b:b + 1])[0])(h[b])
                      for b in range(BATCH)])
