@@ -16,8 +16,8 @@ class ModuleSystem(System):
     """Step map of a `dynalysis.models.RecurrentNet` (a trained network).
 
     The network's own `step` is used, and its hand-written ``tangent_step`` where the cell
-    declares one (``analytic_tangent``: WCRNN, Elman, linear); gated cells fall back to
-    automatic differentiation. The capabilities (readout, recurrent matrix and its
+    declares one (``analytic_tangent``: every shipped cell, GRU and LSTM included); a cell
+    without one falls back to automatic differentiation. The capabilities (readout, recurrent matrix and its
     description) are the network's declarations.
 
     The network is never modified: no parameter is frozen, its training mode and dtype stay
