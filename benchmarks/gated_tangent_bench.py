@@ -63,8 +63,9 @@ def main() -> None:
                               "after": lambda: after.jacobian(h, u)}, repeats=3,
                              clock=time.process_time)
             S = after.state_size
-            print(f"{cell:5} {N:>4} {S:>4} | {1e3 * t['before'] / (TRANSIENT + STEPS):>11.3f} ms "
-                  f"{1e3 * t['after'] / (TRANSIENT + STEPS):>7.3f} ms {t['before'] / t['after']:>6.1f} | "
+            steps = TRANSIENT + STEPS
+            print(f"{cell:5} {N:>4} {S:>4} | {1e3 * t['before'] / steps:>11.3f} ms "
+                  f"{1e3 * t['after'] / steps:>7.3f} ms {t['before'] / t['after']:>6.1f} | "
                   f"{1e3 * tj['before']:>10.2f} ms {1e3 * tj['after']:>7.2f} ms "
                   f"{tj['before'] / tj['after']:>6.1f} | {dlam:.1e}", flush=True)
 

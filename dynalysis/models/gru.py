@@ -9,7 +9,8 @@ PyTorch's equations (gate order r, z, n in ``weight_ih_l0`` / ``weight_hh_l0``):
 
 J·Q (`tangent_step`, no Jacobian formed; `_cells.gru_layer`, shared with `from_module`):
 
-    δr = r(1 − r) ⊙ W_hr Q,  δz = z(1 − z) ⊙ W_hz Q,  δn = (1 − n²) ⊙ (δr ⊙ (W_hn h + b_hn) + r ⊙ W_hn Q)
+    δr = r(1 − r) ⊙ W_hr Q,   δz = z(1 − z) ⊙ W_hz Q
+    δn = (1 − n²) ⊙ (δr ⊙ (W_hn h + b_hn) + r ⊙ W_hn Q)
     J Q = (1 − z) ⊙ δn + z ⊙ Q + (h − n) ⊙ δz
 """
 from __future__ import annotations
