@@ -32,8 +32,8 @@ def _quiet(fn, *args, **kwargs):
 # --- declared capabilities ---------------------------------------------------------------------
 @pytest.mark.parametrize("cell,analytic,matrix,gates", [
     ("wcrnn", True, True, ()), ("elman", True, True, ("hidden",)), ("linear", True, True, ()),
-    ("lstm", False, False, ("input", "forget", "cell", "output")),
-    ("gru", False, False, ("reset", "update", "new"))])
+    ("lstm", True, False, ("input", "forget", "cell", "output")),
+    ("gru", True, False, ("reset", "update", "new"))])
 def test_cells_declare_their_capabilities(cell, analytic, matrix, gates):
     net = build_model(cell, input_size=2, hidden_size=4, output_size=3, seed=0)
     system = ModuleSystem(net)

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from ..errors import OptionError, StepMapError
 from ..system import System
-from ._cells import LayerWeights, gru_layer, lstm_layer, rnn_layer
+from ..models._cells import LayerWeights, gru_layer, lstm_layer, rnn_layer
 from ._readout import Readout
 
 __all__ = ["TorchRNNSystem", "TORCH_RECURRENT_MODULES"]
@@ -54,7 +54,7 @@ class TorchRNNSystem(System):
 
     Computes from the module's weights (detached aliases: the module is never modified and
     in-place updates such as optimizer steps are seen), with an analytic J·Q product
-    (`dynalysis.adapters._cells`). The state layout is in the module docstring; `readout`
+    (`dynalysis.models._cells`). The state layout is in the module docstring; `readout`
     applies the given readout to the top layer's ``h``.
 
     Attributes
@@ -177,7 +177,7 @@ class TorchRNNSystem(System):
         return self._advance(state, x, None)[0]
 
     def tangent_step(self, state: Tensor, x: Tensor, tangents: Tensor) -> tuple[Tensor, Tensor]:
-        """Analytic ``J Q`` layer by layer (`dynalysis.adapters._cells`); ``J`` is never formed."""
+        """Analytic ``J Q`` layer by layer (`dynalysis.models._cells`); ``J`` is never formed."""
         return self._advance(state, x, tangents)
 
     def readout(self, state: Tensor) -> Tensor:

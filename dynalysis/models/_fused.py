@@ -15,6 +15,7 @@ from torch import Tensor, nn
 from ..errors import OptionError
 from . import _base
 from ._base import RecurrentNet
+from ._cells import LayerWeights
 from ._init import bias_vector, init_options_record, input_weight, recurrent_weight
 from .initializers import make_generator
 
@@ -79,6 +80,11 @@ class FusedRecurrentNet(RecurrentNet):
         h = state[..., : self.hidden_size]
         return (nn.functional.linear(x, r.weight_ih_l0, r.bias_ih_l0),
                 nn.functional.linear(h, r.weight_hh_l0, r.bias_hh_l0))
+
+    def _layer_weights(self) -> LayerWeights:
+        """The fused module's tensors as `_cells.LayerWeights` (the same tensors, no copy)."""
+        r = self.rnn
+        return LayerWeights(r.weight_ih_l0, r.weight_hh_l0, r.bias_ih_l0, r.bias_hh_l0)
 
     def _h0(self, x: Tensor, state: Tensor | None) -> Tensor:
         """Initial hidden state as the fused kernel wants it: ``(1, B, N)``."""

@@ -6,6 +6,12 @@ PyTorch's equations (gate order r, z, n in ``weight_ih_l0`` / ``weight_hh_l0``):
     z_t = σ(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)
     n_t = tanh(W_in x_t + b_in + r_t ⊙ (W_hn h_{t-1} + b_hn))
     h_t = (1 − z_t) ⊙ n_t + z_t ⊙ h_{t-1}
+
+J·Q (`tangent_step`, no Jacobian formed; `_cells.gru_layer`, shared with `from_module`):
+
+    δr = r(1 − r) ⊙ W_hr Q,   δz = z(1 − z) ⊙ W_hz Q
+    δn = (1 − n²) ⊙ (δr ⊙ (W_hn h + b_hn) + r ⊙ W_hn Q)
+    J Q = (1 − z) ⊙ δn + z ⊙ Q + (h − n) ⊙ δz
 """
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from ._base import register_model
+from ._cells import gru_layer
 from ._fused import FusedRecurrentNet
 
 __all__ = ["GRU"]
@@ -40,13 +47,14 @@ class GRU(FusedRecurrentNet):
     -----
     State ``h`` (``state_size = N``). `recurrent_matrix` is None (three gate blocks, no
     single recurrent matrix); `gate_matrices` returns ``{"reset", "update", "new"}``.
-    The step map has no hand-written Jacobian: analyses differentiate `step`
-    automatically (`dynalysis.System.tangent_step`).
+    `tangent_step` is the analytic J·Q product (module docstring): one ``W_hh Q`` product
+    for the three gate blocks, ``J`` is never formed.
     """
 
     gate_names = ("reset", "update", "new")
     mixed_cell = "gru"
     exclude_inits = ("wcrnn",)
+    analytic_tangent = True
 
     def _make_rnn(self) -> nn.Module:
         return nn.GRU(self.input_size, self.hidden_size, batch_first=True)
@@ -59,6 +67,10 @@ class GRU(FusedRecurrentNet):
         z = torch.sigmoid(xz + hz)
         n = torch.tanh(xn + r * hn)
         return (1 - z) * n + z * state
+
+    def tangent_step(self, state: Tensor, x: Tensor, tangents: Tensor) -> tuple[Tensor, Tensor]:
+        """``(h', J Q)`` for tangents ``Q (B, N, k)`` (module docstring)."""
+        return gru_layer(self._layer_weights(), x, state, None, tangents)
 
     def sequence(self, x: Tensor, state: Tensor | None = None) -> Tensor:
         return self.rnn(x, self._h0(x, state))[0]

@@ -6,7 +6,12 @@ PyTorch's equations (gate order i, f, g, o in ``weight_ih_l0`` / ``weight_hh_l0`
     c_t = σ(f) ⊙ c_{t-1} + σ(i) ⊙ tanh(g)
     h_t = σ(o) ⊙ tanh(c_t)
 
-The step map's state is ``[h, c]`` (size ``2N``, docs/science.md conventions).
+The step map's state is ``[h, c]`` (size ``2N``, docs/science.md conventions). J·Q of tangents
+``Q = [Q_h; Q_c]`` (`tangent_step`, no Jacobian formed; `_cells.lstm_layer`, shared with
+`from_module`), with ``[δi, δf, δg, δo] = W_hh Q_h`` scaled by each gate's slope:
+
+    δc = σ(f) ⊙ Q_c + c_{t-1} ⊙ δσ(f) + σ(i) ⊙ δtanh(g) + tanh(g) ⊙ δσ(i)
+    δh = σ(o) (1 − tanh²(c_t)) ⊙ δc + tanh(c_t) ⊙ δσ(o),      J Q = [δh; δc]
 """
 from __future__ import annotations
 
@@ -14,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from ._base import register_model
+from ._cells import lstm_layer
 from ._fused import FusedRecurrentNet
 
 __all__ = ["LSTM"]
@@ -45,13 +51,14 @@ class LSTM(FusedRecurrentNet):
     `gate_matrices` returns ``{"input", "forget", "cell", "output"}`` ``(N, N)`` blocks.
     `hidden_states` (training) is the fused kernel alone; `sequence` adds the cell states
     ``c_t``, recovered from the gates in one batched product and a running sum over time.
-    The step map has no hand-written Jacobian: analyses differentiate `step`
-    automatically (`dynalysis.System.tangent_step`).
+    `tangent_step` is the analytic J·Q product (module docstring): one ``W_hh Q_h`` product
+    for the four gate blocks, ``J`` is never formed.
     """
 
     gate_names = ("input", "forget", "cell", "output")
     mixed_cell = "lstm"
     exclude_inits = ("wcrnn",)
+    analytic_tangent = True
 
     def _make_rnn(self) -> nn.Module:
         return nn.LSTM(self.input_size, self.hidden_size, batch_first=True)
@@ -66,6 +73,13 @@ class LSTM(FusedRecurrentNet):
         c = torch.sigmoid(f) * state[..., self.hidden_size:] + torch.sigmoid(i) * torch.tanh(g)
         h = torch.sigmoid(o) * torch.tanh(c)
         return torch.cat([h, c], -1)
+
+    def tangent_step(self, state: Tensor, x: Tensor, tangents: Tensor) -> tuple[Tensor, Tensor]:
+        """``([h', c'], J Q)`` for tangents ``Q (B, 2N, k)`` (module docstring)."""
+        N = self.hidden_size
+        (h, c), (dh, dc) = lstm_layer(self._layer_weights(), x, state[..., :N], state[..., N:],
+                                      None, tangents[..., :N, :], tangents[..., N:, :])
+        return torch.cat([h, c], -1), torch.cat([dh, dc], -2)
 
     def _hc0(self, x: Tensor, state: Tensor | None) -> tuple[Tensor, Tensor]:
         if state is None:

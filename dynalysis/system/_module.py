@@ -16,9 +16,9 @@ class ModuleSystem(System):
     """Step map of a `dynalysis.models.RecurrentNet` (a trained network).
 
     The network's own `step` is used, and its hand-written ``tangent_step`` where the cell
-    declares one (``analytic_tangent``: WCRNN, Elman, linear); gated cells fall back to
-    automatic differentiation. The capabilities (readout, recurrent matrix and its
-    description) are the network's declarations.
+    declares one (``analytic_tangent``: every shipped cell, GRU and LSTM included); a cell
+    without one falls back to automatic differentiation. The capabilities (readout,
+    recurrent matrix and its description) are the network's declarations.
 
     The network is never modified: no parameter is frozen, its training mode and dtype stay
     as they are. The step map computes with a frozen view of it (a copy of the module in

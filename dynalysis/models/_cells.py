@@ -1,5 +1,8 @@
 """One layer of torch's RNN, GRU and LSTM as functions of their weights, with the analytic J·Q.
 
+Shared by the fused cells (`dynalysis.models.GRU`, `dynalysis.models.LSTM`: their
+``tangent_step``) and by `dynalysis.from_module` for torch's own modules (``TorchRNNSystem``).
+
 Each ``*_layer(w, u, state, du, dstate)`` advances one layer by one time step from its input
 ``u (B, n_in)`` (``x_t`` for layer 0, the new ``h`` of the layer below otherwise) and, when
 tangents are given, pushes them through: ``du (B, n_in, k)`` (None for layer 0, whose input
