@@ -5,8 +5,8 @@
 
 It converges quadratically to fixed points of any stability and to local minima of ``q``. The
 Jacobian is evaluated only where a row's state moved (a rejected step keeps it); ``AᵀA + μI``
-is solved by Cholesky. Where the Jacobian comes from automatic differentiation (GRU, LSTM: it
-costs as much as ``state_size`` steps), a row whose step cut q by 1e4 or more (the quadratic
+is solved by Cholesky. Where the Jacobian comes from automatic differentiation (a map without an
+analytic J·Q: it costs as much as ``state_size`` steps), a row whose step cut q by 1e4 or more (the quadratic
 regime, where its fixed point is settled) then takes *chord* steps with that step's factor
 (modified Newton: same ``A`` and ``μ``, new ``G``: a step of the map and a triangular solve)
 while each cuts q by 100× or more. Such a row's damping drops to its floor (μ = 1e-12: Newton's
