@@ -129,7 +129,8 @@ def measure(system, *, B: int, n_exponents: int | None, quick: bool, rounds: int
     for m in METHODS:
         for w in (w1, w2):
             fns[(m, w)] = (lambda m=m, w=w: dynalysis.lyapunov_spectrum(
-                system, x[:, :w], transient=1, method=m, n_exponents=n_exponents, initial_state=h0))
+                system, x[:, :w], transient=1, method=m, n_exponents=n_exponents, initial_state=h0,
+                reortho_every=1))  # the paths' cost: a QR every step in both windows
     t = fastest(fns, repeats=rounds, clock=CLOCK)
     per = {m: max(t[(m, w2)] - t[(m, w1)], 1e-9) / (w2 - w1) for m in METHODS}
     chosen = dynalysis.lyapunov_spectrum(system, x[:, :w1], transient=1, n_exponents=n_exponents,
