@@ -60,7 +60,7 @@ import weakref
 import torch
 from torch.overrides import TorchFunctionMode
 
-from .qr import jacobian_chunk
+from .qr import jacobian_chunk, run_jacobian, run_tangent
 
 __all__ = ["choose_method", "count_calls", "probe_paths", "COST_CONSTANTS", "REVERSE_MODE_MAX_STATE",
            "PROBE_MARGIN", "PROBE_SHARE"]
@@ -123,41 +123,42 @@ def _sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
-def probe_paths(system, *, batch: int, n_exponents: int, chunk: int, steps: int, dtype, device,
+class _FixedFrame:
+    """A frame the probe's paths multiply by and never re-orthonormalise: both paths' QRs cost
+    the same, so the probe times only what differs (`qr.run_tangent` / `qr.run_jacobian`)."""
+
+    def __init__(self, Q):
+        self.Q = Q
+
+    def update(self, t, Z) -> None:
+        pass
+
+
+def probe_paths(system, *, batch: int, n_exponents: int, steps: int, dtype, device,
                 initial_state=None, inputs=None) -> tuple[float, float]:
     """``(tangent, jacobian)`` seconds per step, measured: the fastest of `PROBE_ROUNDS` blocks
     of ``steps`` steps per path after one warm-up block of each (the first block at a size
-    also pays the allocator's first touch of its buffers). The Jacobian path takes its
-    Jacobians ``chunk`` steps per call, as `dynalysis.lyapunov.qr.run_jacobian` does."""
+    also pays the allocator's first touch of its buffers). Each block is the engine's own
+    loop (`dynalysis.lyapunov.qr.run_tangent`, `run_jacobian`: its Jacobians in one chunk of
+    ``steps``, at most the run's chunk) without the QRs."""
     B, S, k, d = batch, system.state_size, n_exponents, system.input_size
     if initial_state is not None:
         h0 = initial_state.to(dtype=dtype, device=device).expand(B, S).contiguous()
     else:
         h0 = system.initial_state(B, dtype=dtype, device=device)
     if inputs is not None and inputs.shape[1] >= steps:
-        x = inputs[:, :steps].to(dtype=dtype, device=device).transpose(0, 1)  # (steps, B, d)
+        x = inputs[:, :steps].to(dtype=dtype, device=device)
     else:
         g = torch.Generator().manual_seed(0)
-        x = (0.1 * torch.randn(steps, B, d, generator=g, dtype=dtype)).to(device)
+        x = (0.1 * torch.randn(B, steps, d, generator=g, dtype=dtype)).to(device)
     g = torch.Generator().manual_seed(1)
-    Q = torch.linalg.qr(torch.randn(B, S, k, generator=g, dtype=dtype))[0].to(device)
+    frame = _FixedFrame(torch.linalg.qr(torch.randn(B, S, k, generator=g, dtype=dtype))[0].to(device))
 
     def tangent(n):
-        h = h0
-        for j in range(n):
-            h, _ = system.tangent_step(h, x[j], Q)
+        run_tangent(system, h0, x[:, :n], frame, None)
 
     def jacobian(n):
-        h, before = h0, torch.empty(n, B, S, dtype=dtype, device=device)
-        for start in range(0, n, chunk):
-            c = min(chunk, n - start)
-            for j in range(c):
-                before[j].copy_(h)
-                h = system.step(h, x[start + j])
-            J = system.jacobian(before[:c].reshape(c * B, S), x[start:start + c].reshape(c * B, d))
-            J = J.view(c, B, S, S)
-            for j in range(c):
-                torch.matmul(J[j], Q)
+        run_jacobian(system, h0, x[:, :n], frame, None)
 
     one_thread = torch.device(device).type == "cpu" and torch.get_num_threads() == 1
     clock = time.process_time if one_thread else time.perf_counter
@@ -234,7 +235,7 @@ def choose_method(system, *, batch: int, n_exponents: int, steps: int, dtype, de
             tangent, jacobian):
         return method, reason + f"; too short a run to probe ({steps} steps)"
     try:
-        t_tan, t_jac = probe_paths(system, batch=B, n_exponents=k, chunk=c, steps=m, dtype=dtype,
+        t_tan, t_jac = probe_paths(system, batch=B, n_exponents=k, steps=m, dtype=dtype,
                                    device=device, initial_state=initial_state, inputs=inputs)
     except Exception:  # noqa: BLE001 - a probe that fails leaves the model's choice
         return method, reason + "; the probe failed, the model decides"
