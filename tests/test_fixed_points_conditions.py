@@ -227,7 +227,7 @@ def test_cli_plot_draws_one_condition_and_refuses_others_before_drawing(tomita_c
     assert res.returncode == 0, res.stderr
     res = _cli("plot", out, "--out", tmp_path / "bad", "--condition", "symbol_7")
     assert res.returncode == 2 and "Traceback" not in res.stderr
-    assert "invalid condition='symbol_7'; allowed values: pad, symbol_0, symbol_1" in res.stderr.strip().splitlines()[-1]
+    assert "invalid --condition='symbol_7'; allowed values: pad, symbol_0, symbol_1" in res.stderr.strip().splitlines()[-1]
     assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())  # nothing drawn
     res = _cli("plot", out, "--out", tmp_path / "figs", "--condition", "symbol_1")
     assert res.returncode == 0, res.stderr

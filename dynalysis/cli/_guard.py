@@ -15,7 +15,7 @@ __all__ = ["run_guarded", "user_error", "cli_message"]
 INTERRUPTED = ("interrupted; finished results files are kept and no partial file was written "
                "(run the same command again to resume)")
 _EXTRA_FLAGS = {"overwrite": "--overwrite", "out_dir": "--out-dir", "workers": "--workers",
-                "scheduler": "--scheduler"}
+                "scheduler": "--scheduler", "condition": "--condition"}
 
 
 def _flags() -> dict[str, str]:
@@ -35,6 +35,8 @@ def cli_message(message: str) -> str:
     '--steps (50) must exceed --transient (50); allowed: --steps >= 51'
     >>> cli_message("runs/seed=1/steps=5/m.ckpt: invalid analyses='x'")
     "runs/seed=1/steps=5/m.ckpt: invalid --analyses='x'"
+    >>> cli_message("invalid condition='x'; allowed values: pad")
+    "invalid --condition='x'; allowed values: pad"
     """
     message = message.replace("overwrite=True", "--overwrite")
     for name, flag in _flags().items():

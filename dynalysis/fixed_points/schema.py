@@ -46,7 +46,7 @@ SCHEMA = Schema("fixed_points", description="fixed and slow points at constant i
     "unsettled_simulations": Var(("condition",), "forward simulations of the cross-check that ended on no fixed "
                                  "point (a cycle, chaos, or still drifting; -1: not checked)"),
     "simulated_period": Var(("condition",), "shortest period (2-8) of a periodic orbit a forward simulation "
-                            "ended on (0: none): an attractor that is not a fixed point"),
+                            "ended on (0: none): a cycle, attracting or marginal, that is not a fixed point"),
     "pca_mean": Var(("state_dim",), "mean of the states defining the PCA frame"),
     "pca_components": Var(("pc", "state_dim"), "principal axes of the trajectory states (unit vectors)"),
     "pca_explained_variance": Var(("pc",), "variance of the trajectory states along each axis"),

@@ -176,7 +176,9 @@ def _pca(ds, condition: str | None = None):
         _panel(ax, ds, n_pc, mask, name, counts=len(panels) == 1)
     for ax in axes[len(panels):]:
         ax.set_axis_off()
-    title = None if panels[0][0] is None else f"fixed points per input condition — {title_of(ds)}"
+    title = None if panels[0][0] is None else (
+        f"fixed points per input condition — {title_of(ds)}" if condition is None else
+        f"fixed points at input {condition} (one of {ds.sizes['condition']} conditions) — {title_of(ds)}")
     legend_above(fig, axes[:len(panels)], ncols=3, title=title)
     extra = []
     if "missed_attractors" in ds:
