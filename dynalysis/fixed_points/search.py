@@ -144,7 +144,7 @@ def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_
     -----
     MissedAttractorWarning
         Forward simulation reached a stable fixed point the search did not report, or ended
-        on a periodic orbit (an attractor that is no fixed point).
+        on a periodic orbit (an attracting or marginal cycle: no fixed point).
     DivergenceWarning
         Driving trajectories or starts became NaN/inf (flagged; they find nothing).
 
@@ -257,9 +257,10 @@ def find_fixed_points(system: System, inputs=None, *, conditions=None, constant_
                       "iterations (max_iter) may find them", MissedAttractorWarning, stacklevel=2)
     if any(p > 0 for p in periods):
         which = ", ".join(f"period {p} at {nm!r}" for p, nm in zip(periods, names) if p > 0)
-        warnings.warn(f"find_fixed_points: forward simulation ended on periodic orbits ({which}): attractors "
-                      "that are not fixed points, which this search cannot report; 'unsettled_simulations' "
-                      "counts the simulations that ended on no fixed point", MissedAttractorWarning, stacklevel=2)
+        warnings.warn(f"find_fixed_points: forward simulation ended on periodic orbits ({which}): cycles, "
+                      "attracting or marginal (a rotation), that are not fixed points and that this search cannot "
+                      "report; 'unsettled_simulations' counts the simulations that ended on no fixed point",
+                      MissedAttractorWarning, stacklevel=2)
 
     def cat(key, dims=1):
         arrays = [p[key] for p in parts]

@@ -57,7 +57,8 @@ def _at_roundoff(q, h_norm):
 
 def _damped_solve(A, grad, mu, eye):
     """``δ = −(AᵀA + μI)⁻¹ grad`` and the Cholesky factor (LU where round-off breaks it)."""
-    M = A.transpose(1, 2) @ A + mu[:, None, None] * eye
+    M = A.transpose(1, 2) @ A
+    M.diagonal(dim1=1, dim2=2).add_(mu[:, None])  # + μI: the same numbers, without an (m, S, S) product
     L, info = torch.linalg.cholesky_ex(M)
     bad = info != 0
     if bool(bad.any()):  # ‖A‖² ε > μ: AᵀA + μI is not numerically positive definite

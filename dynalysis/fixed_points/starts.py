@@ -11,7 +11,7 @@ import torch
 
 from ..errors import OptionError
 from .._core.inputs import as_initial_state
-from .._core.trajectory import thin_indices
+from .._core.trajectory import run_kept, thin_indices
 from .crosscheck import spread_picks
 
 __all__ = ["constant_input_for", "as_starts", "drive", "sample_starts", "state_scale", "pca_frame", "VISITED_CAP"]
@@ -65,17 +65,8 @@ def drive(sys_, x, *, trace_points: int, dtype):
     B, T = x.shape[:2]
     trace = thin_indices(T, trace_points)
     times = np.union1d(trace, thin_indices(T, max(1, VISITED_CAP // B)))
-    slot = np.full(T, -1)
-    slot[times] = np.arange(len(times))
     h = as_initial_state(sys_, None, B, dtype=dtype, device=x.device)
-    kept = torch.empty(B, len(times), sys_.state_size, dtype=dtype, device=x.device)
-    bad = torch.zeros(B, dtype=torch.bool, device=x.device)
-    with torch.no_grad():
-        for t in range(T):
-            h = sys_.step(h, x[:, t])
-            bad |= ~torch.isfinite(h).all(1)
-            if slot[t] >= 0:
-                kept[:, slot[t]] = h
+    kept, bad = run_kept(sys_, x, h, times)
     return kept.cpu().numpy(), times, np.searchsorted(times, trace), bad.cpu().numpy()
 
 
@@ -186,7 +177,10 @@ def pca_frame(states: np.ndarray, *, n_pc: int) -> tuple[np.ndarray, np.ndarray,
         k = min(n_pc, S)
         return np.full(S, np.nan), np.eye(k, S), np.full(k, np.nan)
     mean = states.mean(0)
-    _, s, vt = np.linalg.svd(states - mean, full_matrices=False)
+    centred = states - mean
+    if centred.shape[0] > centred.shape[1]:  # the right singular vectors of R in centred = QR: a small SVD
+        centred = np.linalg.qr(centred, mode="r")
+    _, s, vt = np.linalg.svd(centred, full_matrices=False)
     k = min(n_pc, vt.shape[0])
     vt = vt[:k]
     sign = np.sign(vt[np.arange(k), np.abs(vt).argmax(1)])

@@ -94,6 +94,12 @@ class RecurrentNet(nn.Module, abc.ABC):
     def step(self, state: Tensor, x: Tensor) -> Tensor:
         """``(B, S), (B, d) -> (B, S)``."""
 
+    def jacobian(self, state: Tensor, x: Tensor) -> Tensor:
+        """``J (B, S, S)`` of a cell with an analytic `tangent_step` (``analytic_tangent``): that
+        product on the identity, unless the cell forms ``J`` more cheaply itself."""
+        eye = torch.eye(self.state_size, dtype=state.dtype, device=state.device)
+        return self.tangent_step(state, x, eye.expand(state.shape[0], -1, -1))[1]
+
     def hidden(self, state: Tensor) -> Tensor:
         """The part of the state the readout sees (``h`` of the LSTM's ``[h, c]``)."""
         return state[..., : self.hidden_size]

@@ -94,6 +94,12 @@ class Elman(FusedRecurrentNet):
         JQ = self._phi_prime(a, h).unsqueeze(-1) * torch.matmul(self.rnn.weight_hh_l0, tangents)
         return h, JQ
 
+    def jacobian(self, state: Tensor, x: Tensor) -> Tensor:
+        """``J = diag(φ'(a)) W_hh`` directly (no product with the identity)."""
+        xa, ha = self._preactivation_parts(state, x)
+        a = xa + ha
+        return self._phi_prime(a, self._phi(a)).unsqueeze(-1) * self.rnn.weight_hh_l0
+
     def sequence(self, x: Tensor, state: Tensor | None = None) -> Tensor:
         h0 = self._h0(x, state)
         if self.options["nonlinearity"] != "elu":

@@ -211,6 +211,21 @@ class System(abc.ABC):
         """Hidden-to-hidden blocks of a gated cell ``{gate: (N, N)}`` (empty if there are none)."""
         return {}
 
+    def states(self, state: Tensor, inputs: Tensor) -> Tensor:
+        """The states ``h_1 … h_T`` ``(batch, T, state_size)`` driven by ``inputs (batch, T,
+        input_size)`` from ``state (batch, state_size)``: `step` applied ``T`` times.
+
+        A subclass with a faster path for whole sequences (a fused kernel) overrides it; it must
+        equal ``T`` calls of `step` to round-off (`dynalysis.testing.check_system` checks).
+        Analyses call it on bounded chunks of time, without gradients.
+        """
+        out = torch.empty(inputs.shape[0], inputs.shape[1], self.state_size, dtype=state.dtype, device=state.device)
+        h = state
+        for t in range(inputs.shape[1]):
+            h = self.step(h, inputs[:, t])
+            out[:, t] = h
+        return out
+
     def tangent_step(self, state: Tensor, x: Tensor, tangents: Tensor) -> tuple[Tensor, Tensor]:
         """Advance the state and push tangent vectors through the Jacobian.
 

@@ -76,10 +76,19 @@ class ModuleSystem(System):
     def step(self, state: Tensor, x: Tensor) -> Tensor:
         return self._net.step(state, x)
 
+    def states(self, state: Tensor, inputs: Tensor) -> Tensor:
+        """The network's own sequence path (``net.sequence``: torch's fused kernels)."""
+        return self._net.sequence(inputs, state)
+
     def tangent_step(self, state, x, tangents):
         if self.analytic_tangent:
             return self._net.tangent_step(state, x, tangents)
         return super().tangent_step(state, x, tangents)
+
+    def jacobian(self, state: Tensor, x: Tensor) -> Tensor:
+        if self.analytic_tangent:
+            return self._net.jacobian(state, x)
+        return super().jacobian(state, x)
 
     def readout(self, state: Tensor) -> Tensor:
         if not self.has_readout:

@@ -77,6 +77,7 @@ def check_system(system: System, *, batch: int = 3, dtype: torch.dtype = torch.f
     - **initial_state**: shape, dtype and device;
     - **batch independence**: row ``b`` of a batched `step`, `tangent_step` and `readout`
       equals the call on row ``b`` alone;
+    - **states**: `states` over a few steps equals `step` applied as often;
     - **tangent_step**: shapes, ``next_state`` equal to `step`, ``J·Q`` equal to a central
       finite difference of `step` (and to autograd of `step` where
       ``analytic_tangent`` is declared);
@@ -153,6 +154,7 @@ def check_system(system: System, *, batch: int = 3, dtype: torch.dtype = torch.f
         c.close("step", c.call("step", sys_.step, h, x), nxt,
                 "two calls on the same state differ (randomness, dropout in training mode?)")
         _check_batch_independence(c, sys_, h, x, nxt)
+        _check_states(c, sys_, h, x, seed)
         _check_readout(c, sys_, h, O, dtype, dev)
         _check_tangents(c, sys_, h, x, nxt, seed)
         _check_matrices(c, sys_, S)
@@ -213,6 +215,26 @@ def _check_batch_independence(c: _Checker, sys_: System, h: Tensor, x: Tensor, n
     alone = c.call("batch independence", _rows_alone, sys_.step, h, x)
     c.close("batch independence", nxt, alone,
             "row b of a batched step differs from step on row b alone")
+
+
+def _check_states(c: _Checker, sys_: System, h: Tensor, x: Tensor, seed: int, steps: int = 4):
+    """`System.states` over a few steps equals `step` applied that many times."""
+    g = torch.Generator().manual_seed(seed + 2)
+    noise = torch.randn(h.shape[0], steps, x.shape[1], generator=g, dtype=torch.float64)
+    xs = x.unsqueeze(1) + 0.1 * noise.to(dtype=x.dtype, device=x.device)
+    states = c.call("states", sys_.states, h, xs)
+    c.tensor("states", states, (h.shape[0], steps, h.shape[1]), h.dtype, h.device)
+    expected, state = [], h
+    for t in range(steps):
+        state = sys_.step(state, xs[:, t])
+        expected.append(state)
+    expected = torch.stack(expected, 1)
+    finite = torch.isfinite(expected)  # a map defined on part of the space may leave it
+    if not bool((torch.isfinite(states) == finite).all()):
+        c.fail("states", f"states over {steps} steps is not finite where step applied {steps} times is, or "
+                         "the other way round")
+    c.close("states", torch.where(finite, states, 0.0), torch.where(finite, expected, 0.0),
+            f"states over {steps} steps differs from step applied {steps} times")
 
 
 def _check_readout(c: _Checker, sys_: System, h: Tensor, O: int, dtype, dev):
