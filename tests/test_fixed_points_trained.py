@@ -11,6 +11,11 @@ seeds 0 and 1, and so did the defaults before the settled starts (and their 1000
 cross-check missed it too). The 3-bit LSTM trained the same way is handled by the old
 defaults; a 4-bit one (2⁴ memories, same training) is not: `OLD_DEFAULTS` find 15 of 16 for
 seeds 0 and 1 on its test inputs and 13 of 16 for seed 0 on the CLI's.
+
+These tests train from scratch (about half a minute per network, a minute of brute force for
+the GRU): the end-to-end check. tests/test_fixed_points_old_defaults.py checks the same claims
+in the default suite on these two networks, shipped as checkpoints by
+tests/data/make_flipflop_networks.py (the same `train_run` settings as `_trained`).
 """
 from __future__ import annotations
 
