@@ -126,7 +126,7 @@ def levenberg_marquardt(sys_, h, x, *, max_iter: int, tol: float):
             elif not bool(fresh.all()):  # a rejected step left the state, and so its Jacobian, as it was
                 stale = torch.nonzero(~fresh).ravel()
                 A[stale] = sys_.jacobian(hc[stale], xc[stale]) - eye
-            grad = (A.transpose(1, 2) @ Gc.unsqueeze(-1)).squeeze(-1)
+            grad = (A * Gc.unsqueeze(-1)).sum(1)  # Aᵀ G; a batched matrix-vector bmm costs 5x more here
             broken = ~torch.isfinite(grad).all(1)  # a non-finite A (with G finite) makes AᵀG so
             if bool(broken.any()):  # no step (and none into LAPACK), the row stops
                 A = torch.where(broken[:, None, None], eye, A)
