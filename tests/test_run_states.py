@@ -95,3 +95,30 @@ def test_the_elman_jacobian_is_its_jacobian_product_on_the_identity(nonlinearity
     torch.testing.assert_close(J, net.tangent_step(h, x, eye)[1], rtol=1e-14, atol=1e-15)
     auto = torch.func.vmap(torch.func.jacrev(lambda s, u: net.step(s[None], u[None])[0]))(h, x)
     torch.testing.assert_close(J, auto, rtol=1e-12, atol=1e-12)
+
+
+def test_transient_growth_flags_a_trajectory_that_was_not_finite_during_its_transient_only():
+    """Before, only the state at the end of the transient was checked: a trajectory that hit inf
+    during the transient and came back (this map squares states beyond 1e100, overflowing to inf,
+    and resets non-finite states to 0) passed unflagged."""
+    def step(h, x):
+        grown = 0.5 * h + x + (h.abs() > 1e100) * h * h
+        return torch.where(torch.isfinite(h), grown, torch.zeros_like(h))
+
+    resetting = MapSystem(step, 2, 2)
+    x = torch.zeros(2, 12, 2, dtype=F64)
+    x[1, 1] = 1e200  # h_2 = 1e200, h_3 = inf, h_4 = 0
+    with pytest.warns(dynalysis.DivergenceWarning):
+        ds = dynalysis.transient_growth(resetting, max_power=4, inputs=x, transient=5)
+    assert ds.diverged.values.tolist() == [False, True]
+
+
+def test_the_memory_kernel_burn_in_runs_through_run_final():
+    """The kernel after a burn-in equals the kernel of the burnt-in state (linear map: exact)."""
+    A = torch.tensor([[0.5, 0.2], [0.0, 0.7]], dtype=F64)
+    lin = MapSystem(lambda h, x: h @ A.T + x, 2, 2)
+    x = torch.randn(1, 30, 2, generator=torch.Generator().manual_seed(0), dtype=F64)
+    full = dynalysis.memory_kernel(lin, x, max_lag=5)
+    h, _ = trajectory.run_final(lin, x[:, :24], torch.zeros(1, 2, dtype=F64))
+    tail = dynalysis.memory_kernel(lin, x[:, 24:], max_lag=5, initial_state=h)
+    np.testing.assert_allclose(full.kernel_norm.values, tail.kernel_norm.values, rtol=1e-13)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["run_states", "run_kept", "sort_by_modulus", "thin_indices", "CHUNK_ELEMENTS"]
+__all__ = ["run_states", "run_kept", "run_final", "sort_by_modulus", "thin_indices", "CHUNK_ELEMENTS"]
 
 #: numbers (batch · steps · state_size) in one chunk of states `run_kept` computes at once
 CHUNK_ELEMENTS = 1 << 16
@@ -66,6 +66,23 @@ def run_kept(system, x: torch.Tensor, h: torch.Tensor, keep: np.ndarray) -> tupl
         if hi > lo:
             kept[:, lo:hi] = states[:, torch.as_tensor(keep[lo:hi] - a, device=h.device)]
     return kept, diverged
+
+
+def run_final(system, x: torch.Tensor, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The state ``h_T`` after ``x (B, T, d)`` from ``h (B, S)`` (``h`` itself when ``T = 0``)
+    and which trajectories were ever not finite on the way (`run_kept`, chunked: memory flat
+    in ``T``).
+
+    >>> import dynalysis
+    >>> double = dynalysis.MapSystem(lambda h, x: 2 * h + x, 1, 1)
+    >>> h, diverged = run_final(double, torch.ones(1, 3, 1), torch.zeros(1, 1))
+    >>> h.ravel().tolist(), diverged.tolist()
+    ([7.0], [False])
+    """
+    if x.shape[1] == 0:
+        return h, ~torch.isfinite(h).all(1)
+    kept, diverged = run_kept(system, x, h, np.array([x.shape[1] - 1]))
+    return kept[:, 0], diverged
 
 
 def thin_indices(n: int, at_most: int) -> np.ndarray:

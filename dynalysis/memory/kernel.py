@@ -22,6 +22,7 @@ from .._core.divergence import DIVERGED_FLAGS, finite_mean, warn_diverged
 from .._core.inputs import as_initial_state, as_inputs
 from .._core.options import check_positive_int, resolve_dtype
 from .._core.result import Schema, Var, build_result
+from .._core.trajectory import run_final
 from ..system import System
 
 __all__ = ["memory_kernel", "efolding_lag", "SCHEMA"]
@@ -89,9 +90,7 @@ def kernel_data(system: System, checked: dict) -> tuple[dict, dict]:
     sys_ = system.to(dtype=checked["dtype"], device=checked["device"])
     h = h.to(dtype=checked["dtype"])
     use_readout = system.has_readout
-    with torch.no_grad():
-        for t in range(T - L - 1):
-            h = sys_.step(h, x[:, t])
+    h = run_final(sys_, x[:, :T - L - 1], h)[0]  # the burn-in (not finite: the kernel's own flag says so)
     O = system.output_size if use_readout else system.state_size
     tail = x[:, T - L - 1:].repeat(O, 1, 1).requires_grad_(True)  # (O·B, L+1, d): x_{T−L} .. x_T
     with torch.enable_grad():

@@ -28,6 +28,7 @@ from .._core.divergence import DIVERGED_FLAGS, warn_diverged
 from .._core.inputs import as_initial_state, as_inputs
 from .._core.options import check_positive_int
 from .._core.result import Schema, Var, build_result
+from .._core.trajectory import run_final
 from ..spectra._kreiss import KREISS_METHOD, kreiss_lower_bound
 from ..spectra._resolvent import schur_form
 from ..spectra.pseudospectra import analysed_matrix
@@ -240,10 +241,9 @@ def _trajectory_growth(system, inputs, max_power, transient, initial_state, devi
     log_scale = torch.zeros(B, dtype=dtype, device=x.device)
     log_norm = torch.zeros(B, max_power + 1, dtype=dtype, device=x.device)
     diverged = torch.zeros(B, dtype=torch.bool, device=x.device)
+    h, bad = run_final(sys_, x[:, :transient], h)
+    diverged |= bad | ~torch.isfinite(h).all(1)
     with torch.no_grad():
-        for t in range(transient):
-            h = sys_.step(h, x[:, t])
-        diverged |= ~torch.isfinite(h).all(1)
         for k in range(1, max_power + 1):
             h, Z = sys_.tangent_step(h, x[:, transient + k - 1], P)  # J_k P̂_{k-1}
             diverged |= ~(torch.isfinite(h).all(1) & torch.isfinite(Z).all((1, 2)))
