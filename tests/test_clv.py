@@ -257,6 +257,28 @@ def test_tangent_and_batched_jacobian_paths_give_the_same_vectors():
     np.testing.assert_allclose(a.exponent.values, b.exponent.values, atol=1e-12)
 
 
+def test_auto_chooses_on_the_runs_own_state_inputs_and_every_step_qrs(monkeypatch):
+    """A close call is probed on what the run does: its initial state and inputs, and the QR
+    every step that Ginelli's forward pass takes (the CLV run chose on the system's own state,
+    a seeded signal and no QRs)."""
+    from dynalysis.lyapunov import covariant
+
+    seen = {}
+
+    def spy(system, **kw):
+        seen.update(kw)
+        return "tangent", "spy"
+
+    monkeypatch.setattr(covariant, "choose_method", spy)
+    sys_ = dynalysis.testing.tanh_rnn(5, gain=2.5, seed=3)
+    x = dynalysis.zero_inputs(sys_, 2, 300)
+    dynalysis.covariant_lyapunov_vectors(sys_, x, n_vectors=3, n_times=7,
+                                         initial_state=torch.full((5,), 0.4, dtype=torch.float64))
+    assert seen["reortho_every"] == 1 and seen["steps"] == 300 and seen["batch"] == 2
+    np.testing.assert_array_equal(seen["initial_state"].numpy(), np.full((2, 5), 0.4))
+    assert seen["inputs"].shape == x.shape
+
+
 # --- reliability: vectors and angles that the transients cannot determine are flagged --------------
 def test_well_separated_exponents_give_determined_vectors_and_angle():
     A, V, lam = _nonnormal_map()  # gaps >= ln(1.3/0.9) = 0.37: 0.37 x 100 steps >> 5

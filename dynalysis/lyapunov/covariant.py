@@ -203,9 +203,10 @@ def covariant_lyapunov_vectors(system: System, inputs, *, n_vectors: int | None 
         raise OptionError(f"n_times={n_times} exceeds the {window} times of the valid window "
                           f"{transient}..{T - back}; allowed: n_times <= {window}")
     sys_ = system.to(dtype=dtype, device=device)
-    if method == "auto":  # the same cost model as lyapunov_spectrum
-        method, _ = choose_method(sys_, batch=B, n_exponents=k, steps=T, dtype=dtype, device=x.device)
     h = as_initial_state(sys_, initial_state, B, dtype=dtype, device=x.device)
+    if method == "auto":  # as lyapunov_spectrum: a close call probed on the run's state and inputs
+        method, _ = choose_method(sys_, batch=B, n_exponents=k, steps=T, dtype=dtype, device=x.device,
+                                  initial_state=h, inputs=x, reortho_every=1)
     times = np.round(np.linspace(transient, T - back, n_times)).astype(int)
     row = {int(t): i for i, t in enumerate(times)}
 

@@ -33,22 +33,28 @@ one step
   ``vmap(jvp)`` call per chunk.
 
 **Probe.** The model prices calls and flops, not what a given CPU makes of them (cache
-effects, the gated cells' many small products): where it prices the two paths within
-``PROBE_MARGIN`` (35 %) of each other it is not trusted with the choice, and a short probe
-times both on the run's shape (``B`` trajectories, ``k`` columns, the run's Jacobian chunk,
-the given initial state and inputs or the system's initial state and a seeded signal):
-one warm-up block of each, then the fastest of ``PROBE_ROUNDS`` blocks of ``m`` steps per path
-(``m`` the run's chunk, at most ``PROBE_MAX_STEPS``), in CPU time of the process
+effects, the gated cells' many small products, the layout of the frame a QR returns): where
+it prices the two paths within ``PROBE_MARGIN`` (60 %) of each other it is not trusted with
+the choice, and a short probe times both on the run's shape (``B`` trajectories, ``k``
+columns, the run's Jacobian chunk, the run's QR schedule, the given initial state and
+inputs, repeated if shorter than the probe, or the system's initial state and a seeded
+signal): one warm-up block of each, then ``PROBE_ROUNDS`` to ``PROBE_MAX_ROUNDS`` rounds of
+blocks of ``m`` steps (``m`` the run's chunk, at most ``PROBE_MAX_STEPS``) in the order
+tangent, jacobian, jacobian, tangent (a load that changes steadily over a round costs both
+the same), each path carrying its state and frame on from block to block; the choice is the
+median of the rounds' tangent / jacobian ratios. Time is CPU time of the process
 (`time.process_time`) when torch runs on one CPU thread (other processes on a shared machine
 disturb it far less than wall time), else wall time (`time.perf_counter`, after a device
-synchronisation on CUDA). The probe runs only where it costs at most ``PROBE_SHARE``
-(10 %) of the run's priced time, and is not part of the run's results; the reason then says
-``probe`` and gives both measured times. Its choice is kept per system object and run shape
-(trajectories, exponents, dtype, device) for the process, so the same system takes the same
-path on every call (the same bytes, call after call); across processes a close call may take
-either path, whose spectra agree to round-off. ``method="tangent"`` or ``"jacobian"`` always
-bypasses the model and the probe. Small reverse-mode states on a run too short to probe
-keep the rule (``"jacobian"``) without stepping the map.
+synchronisation on CUDA). The probe runs only where its fewest rounds cost at most
+``PROBE_SHARE`` (3 %) of the run's priced time, QRs every step included (more rounds while
+the probe stays within that share of the run at the times it measures), and is not part of
+the run's results; the reason then says ``probe`` and gives both measured times. Its choice
+is kept per system object and run shape (trajectories, exponents, dtype, device, QR
+schedule) for the process, so the same system takes the same path on every call (the same
+bytes, call after call); across processes a close call may take either path, whose spectra
+agree to round-off. ``method="tangent"`` or ``"jacobian"`` always bypasses the model and the
+probe. Small reverse-mode states on a run too short to probe keep the rule (``"jacobian"``)
+without stepping the map.
 
 `benchmarks/_method_bench.py` times both paths and the choice side by side.
 """
@@ -56,14 +62,16 @@ from __future__ import annotations
 
 import time
 import weakref
+from typing import NamedTuple
 
+import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
 
-from .qr import jacobian_chunk, run_jacobian, run_tangent
+from .qr import Frame, LogRAccumulator, jacobian_chunk, run_jacobian, run_tangent
 
 __all__ = ["choose_method", "count_calls", "probe_paths", "COST_CONSTANTS", "REVERSE_MODE_MAX_STATE",
-           "PROBE_MARGIN", "PROBE_SHARE"]
+           "PROBE_MARGIN", "PROBE_SHARE", "PROBE_ROUNDS", "PROBE_MAX_ROUNDS", "Probe"]
 
 REVERSE_MODE_MAX_STATE = 64  # the default tangent_step's reverse-mode full J (system._base)
 #: per device type: o (s per torch call), o_func (s per vmap(jvp) call), F (flop/s of products),
@@ -72,10 +80,11 @@ REVERSE_MODE_MAX_STATE = 64  # the default tangent_step's reverse-mode full J (s
 #: ~2 ms (an ESN of 100 units, 4 trajectories: tangent 3.7 ms/step, chunked Jacobian 2.4 ms)
 COST_CONSTANTS = {"cpu": (10e-6, 2e-3, 1e10, 2e9), "cuda": (20e-6, 3e-3, 1e13, 1e11)}
 
-PROBE_MARGIN = 0.35  # priced within 35 % of each other: measure instead
-PROBE_SHARE = 0.10  # ... when the probe costs at most this share of the run's priced time
-PROBE_ROUNDS = 3  # timed blocks per path (the fastest counts), after one warm-up block
-PROBE_MAX_STEPS = 64  # steps per timed block (the run's Jacobian chunk, at most this)
+PROBE_MARGIN = 0.6  # priced within 60 % of each other: measure instead
+PROBE_SHARE = 0.03  # ... when the probe costs at most this share of the run's time
+PROBE_ROUNDS = 1  # fewest timed rounds (tangent, jacobian, jacobian, tangent), after a warm-up block each
+PROBE_MAX_ROUNDS = 7  # most rounds, where PROBE_SHARE of the run pays for them
+PROBE_MAX_STEPS = 32  # steps per timed block (the run's Jacobian chunk, at most this)
 _PROBED: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()  # system -> {shape: choice}
 
 _F = torch.nn.functional
@@ -123,81 +132,125 @@ def _sync(device) -> None:
         torch.cuda.synchronize(device)
 
 
-class _FixedFrame:
-    """A frame the probe's paths multiply by and never re-orthonormalise: both paths' QRs cost
-    the same, so the probe times only what differs (`qr.run_tangent` / `qr.run_jacobian`)."""
-
-    def __init__(self, Q):
-        self.Q = Q
-
-    def update(self, t, Z) -> None:
-        pass
-
-
 def probe_paths(system, *, batch: int, n_exponents: int, steps: int, dtype, device,
-                initial_state=None, inputs=None) -> tuple[float, float]:
-    """``(tangent, jacobian)`` seconds per step, measured: the fastest of `PROBE_ROUNDS` blocks
-    of ``steps`` steps per path after one warm-up block of each (the first block at a size
-    also pays the allocator's first touch of its buffers). Each block is the engine's own
-    loop (`dynalysis.lyapunov.qr.run_tangent`, `run_jacobian`: its Jacobians in one chunk of
-    ``steps``, at most the run's chunk) without the QRs."""
+                initial_state=None, inputs=None, reortho_every=1, run_steps: int | None = None,
+                rounds: int | None = None) -> "Probe":
+    """``(tangent, jacobian, rounds)``: seconds per step, measured on the engine's own loops
+    (`dynalysis.lyapunov.qr.run_tangent`, `run_jacobian`: the Jacobians of a block in one
+    chunk of ``steps``, at most the run's chunk) *with* their QRs on the run's schedule
+    (``reortho_every``, and the QRs a run of ``run_steps`` steps must take where its trace
+    and confidence blocks are sampled): the frame a QR returns changes what the next ``J·Q``
+    costs (a cell of 32 units whose tangent path was faster on a fixed frame was 7 % slower
+    with its QRs).
+
+    One warm-up block per path (the first block at a size also pays the allocator's first
+    touch of its buffers), then ``rounds`` rounds (``None``: `PROBE_ROUNDS`, then more, up to
+    `PROBE_MAX_ROUNDS`, while the whole probe stays within `PROBE_SHARE` of a run of
+    ``run_steps`` steps at the times measured so far) of four blocks in the order tangent,
+    jacobian, jacobian, tangent, so that a load that rises or falls steadily over a round
+    costs both paths the same. Each path carries its state and frame on from block to block,
+    so the blocks time the run's steady state, not its first steps. Jacobian: the median of
+    its blocks; tangent: that times the median of the rounds' tangent / jacobian ratios (so a
+    burst of load that slows one round moves neither the ratio nor the choice
+    `choose_method` makes from it)."""
     B, S, k, d = batch, system.state_size, n_exponents, system.input_size
+    blocks = 1 + 2 * (PROBE_MAX_ROUNDS if rounds is None else rounds)  # per path, at most
+    n_avg = max(run_steps or 0, blocks * steps)
     if initial_state is not None:
         h0 = initial_state.to(dtype=dtype, device=device).expand(B, S).contiguous()
     else:
         h0 = system.initial_state(B, dtype=dtype, device=device)
-    if inputs is not None and inputs.shape[1] >= steps:
-        x = inputs[:, :steps].to(dtype=dtype, device=device)
+    if inputs is not None and inputs.shape[1] > 0:  # the run's inputs, repeated if too short
+        x = inputs.repeat(1, -(-blocks * steps // inputs.shape[1]), 1)[:, :blocks * steps]
+        x = x.to(dtype=dtype, device=device)
     else:
         g = torch.Generator().manual_seed(0)
-        x = (0.1 * torch.randn(B, steps, d, generator=g, dtype=dtype)).to(device)
+        x = (0.1 * torch.randn(B, blocks * steps, d, generator=g, dtype=dtype)).to(device)
     g = torch.Generator().manual_seed(1)
-    frame = _FixedFrame(torch.linalg.qr(torch.randn(B, S, k, generator=g, dtype=dtype))[0].to(device))
+    Q0 = torch.linalg.qr(torch.randn(B, S, k, generator=g, dtype=dtype))[0].to(device)
+    state = {"tangent": (h0, None, 0), "jacobian": (h0, None, 0)}  # state, last frame, blocks run
+    run = {"tangent": run_tangent, "jacobian": run_jacobian}
 
-    def tangent(n):
-        run_tangent(system, h0, x[:, :n], frame, None)
+    def block(name):
+        h, last, i = state[name]
+        acc = LogRAccumulator(B, k, n_avg, 64, dtype=dtype, device=device)  # the run's QR stops
+        frame = Frame(Q0 if last is None else last.Q, acc, T=steps, transient=0, reortho_every=reortho_every)
+        if last is not None:  # the "auto" schedule goes on with the blocks it has learnt
+            frame.every, frame.worst = last.every, last.worst
+            frame.next_qr = frame.every
+        h = run[name](system, h, x[:, i * steps:(i + 1) * steps], frame, None)
+        state[name] = (h, frame, i + 1)
 
-    def jacobian(n):
-        run_jacobian(system, h0, x[:, :n], frame, None)
+    clock = _clock(device)
 
-    one_thread = torch.device(device).type == "cpu" and torch.get_num_threads() == 1
-    clock = time.process_time if one_thread else time.perf_counter
-    best = {}
+    def timed(name):
+        _sync(device)
+        t0 = clock()
+        block(name)
+        _sync(device)
+        return (clock() - t0) / steps
+
     with torch.no_grad():
-        for name, fn in (("tangent", tangent), ("jacobian", jacobian)):
-            fn(steps)  # lazy initialisation, caches, the allocator's sizes for a block
-        for _ in range(PROBE_ROUNDS):  # interleaved, so a burst of load hits both
-            for name, fn in (("tangent", tangent), ("jacobian", jacobian)):
-                _sync(device)
-                t0 = clock()
-                fn(steps)
-                _sync(device)
-                best[name] = min(best.get(name, float("inf")), (clock() - t0) / steps)
-    return best["tangent"], best["jacobian"]
+        spent = (timed("tangent") + timed("jacobian")) * steps  # seconds, first touches included
+        times = {"tangent": [], "jacobian": []}
+        done = 0
+        while done < (PROBE_MAX_ROUNDS if rounds is None else rounds):
+            for name in ("tangent", "jacobian", "jacobian", "tangent"):
+                times[name].append(timed(name))
+                spent += times[name][-1] * steps
+            done += 1
+            if rounds is None and done >= PROBE_ROUNDS:  # another round only within the share
+                t_tan, t_jac = (float(np.median(times[n])) for n in ("tangent", "jacobian"))
+                if spent + 2 * steps * (t_tan + t_jac) > PROBE_SHARE * (run_steps or 0) * min(t_tan, t_jac):
+                    break
+    rounds = done
+    tan, jac = (torch.tensor(times[n], dtype=torch.float64) for n in ("tangent", "jacobian"))
+    ratio = tan.view(rounds, 2).sum(1) / jac.view(rounds, 2).sum(1).clamp_min(1e-300)
+    t_jac = float(jac.median())
+    return Probe(float(ratio.median()) * t_jac, t_jac, rounds)
+
+
+class Probe(NamedTuple):
+    """What `probe_paths` measured: seconds per step of each path, and the rounds it took."""
+
+    tangent: float
+    jacobian: float
+    rounds: int
+
+
+def _clock(device):
+    """The probe's clock: CPU time of the process where torch runs on one CPU thread (other
+    processes on a shared machine disturb it far less than wall time), else wall time."""
+    one_thread = torch.device(device).type == "cpu" and torch.get_num_threads() == 1
+    return time.process_time if one_thread else time.perf_counter
 
 
 def choose_method(system, *, batch: int, n_exponents: int, steps: int, dtype, device,
-                  initial_state=None, inputs=None, probe: bool = True) -> tuple[str, str]:
+                  initial_state=None, inputs=None, reortho_every=1,
+                  probe: bool = True) -> tuple[str, str]:
     """``(method, reason)``: the path ``method="auto"`` takes for this system and run shape.
 
     The cost model decides, except where it prices both paths within `PROBE_MARGIN` and a
-    probe costs at most `PROBE_SHARE` of the run (``probe=False``: the model always decides);
-    then `probe_paths` times both, on ``initial_state`` and ``inputs`` where given."""
+    probe of `PROBE_ROUNDS` rounds costs at most `PROBE_SHARE` of the run, as priced
+    (``probe=False``: the model always decides); then `probe_paths` times both, on
+    ``initial_state`` and ``inputs`` where given, with the run's QR schedule
+    ``reortho_every``, for as many rounds (up to `PROBE_MAX_ROUNDS`) as that share pays for
+    at the times it measures."""
     S, k, B = system.state_size, n_exponents, batch
     reverse = not getattr(system, "analytic_tangent", False) and S <= REVERSE_MODE_MAX_STATE
     kind = torch.device(device).type if device is not None else "cpu"
     o, o_func, F, E = COST_CONSTANTS.get(kind, COST_CONSTANTS["cpu"])
     c = jacobian_chunk(B, S, steps)
     m = min(c, PROBE_MAX_STEPS)
-    key = (B, k, str(dtype), str(torch.device(device) if device is not None else "cpu"))
+    key = (B, k, str(dtype), str(torch.device(device) if device is not None else "cpu"), str(reortho_every))
     try:
         kept = _PROBED.setdefault(system, {})
     except TypeError:  # an unhashable or un-weak-referenceable system: nothing kept
         kept = {}
     if probe and key in kept:
         return kept[key]
-    if reverse and (not probe or steps * PROBE_SHARE < 2 * (1 + PROBE_ROUNDS) * m):
-        # too short a run to probe ((tangent + jacobian) / min >= 2): the model alone, which
+    if reverse and (not probe or steps * PROBE_SHARE < 2 * (1 + 2 * PROBE_ROUNDS) * m):
+        # too short a run to probe ((tangent + jacobian + 2 QRs) / (min + QR) >= 2): the model alone, which
         # prices the chunked path cheaper wherever calls matter, without stepping the map
         return "jacobian", (f"state size {S} <= {REVERSE_MODE_MAX_STATE} without an analytic J*Q: J "
                             "is formed by reverse mode either way; chunked over time it takes fewer calls")
@@ -231,16 +284,21 @@ def choose_method(system, *, batch: int, n_exponents: int, steps: int, dtype, de
                    "by reverse mode on either path")
     if not (probe and max(tangent, jacobian) <= (1 + PROBE_MARGIN) * min(tangent, jacobian)):
         return method, reason
-    if (1 + PROBE_ROUNDS) * m * (tangent + jacobian) > PROBE_SHARE * steps * min(
-            tangent, jacobian):
+    qr = B * 4.0 * S * k * k / F + 3 * o  # a probe block's QRs (priced every step): both paths
+    # the fewest rounds (two blocks per path each, after a warm-up block per path), priced
+    if (1 + 2 * PROBE_ROUNDS) * m * (tangent + jacobian + 2 * qr) > PROBE_SHARE * steps * (
+            min(tangent, jacobian) + qr):
         return method, reason + f"; too short a run to probe ({steps} steps)"
     try:
-        t_tan, t_jac = probe_paths(system, batch=B, n_exponents=k, steps=m, dtype=dtype,
-                                   device=device, initial_state=initial_state, inputs=inputs)
+        measured = probe_paths(system, batch=B, n_exponents=k, steps=m, dtype=dtype,
+                               device=device, initial_state=initial_state, inputs=inputs,
+                               reortho_every=reortho_every, run_steps=steps)
     except Exception:  # noqa: BLE001 - a probe that fails leaves the model's choice
         return method, reason + "; the probe failed, the model decides"
+    t_tan, t_jac, rounds = measured[0], measured[1], getattr(measured, "rounds", PROBE_ROUNDS)
     kept[key] = ("jacobian" if t_jac < t_tan else "tangent",
-                 f"probe ({kind}, {PROBE_ROUNDS} blocks of {m} steps per path, fastest block): tangent "
-                 f"{t_tan * 1e3:.3g} ms/step, jacobian {t_jac * 1e3:.3g} ms/step measured; the cost model "
-                 f"priced them within {PROBE_MARGIN:.0%} ({priced})")
+                 f"probe ({kind}, {rounds} round{'s' * (rounds > 1)} of 2 blocks of {m} steps per path "
+                 f"with the run's QRs, median of the rounds' ratios): tangent {t_tan * 1e3:.3g} ms/step, "
+                 f"jacobian {t_jac * 1e3:.3g} ms/step measured; "
+                 f"the cost model priced them within {PROBE_MARGIN:.0%} ({priced})")
     return kept[key]

@@ -15,8 +15,8 @@ convergence trace (at most ``trace_points + 1`` rows) is kept. Apart from the ad
 ``reortho_every="auto"`` schedule (one per QR), nothing in the time loop synchronises with the
 host (no ``.item()``/``.cpu()``). The engine lives in `dynalysis.lyapunov.qr`.
 
-Two ways to get ``J_t Q``, picked by ``method="auto"`` (a cost model,
-`dynalysis.lyapunov.method`):
+Two ways to get ``J_t Q``, picked by ``method="auto"`` (a cost model, and a short probe of
+both where the model calls it close: `dynalysis.lyapunov.method`):
 
 * ``"tangent"``: ``system.tangent_step`` per step, the analytic J·Q of a cell or forward-mode
   ``torch.func.jvp`` + ``vmap``; the Jacobian is never formed.
@@ -135,11 +135,13 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
         How ``J_t Q`` is obtained: ``"tangent"`` calls ``system.tangent_step`` every step
         (``J`` never formed); ``"jacobian"`` evaluates the Jacobians of a chunk of steps in
         one batched ``system.jacobian`` call and multiplies. ``"auto"`` picks the faster by a
-        deterministic cost model (`dynalysis.lyapunov.method`): ``"tangent"`` for an analytic
-        J·Q, ``"jacobian"`` for automatic differentiation up to 64 states and beyond while
-        forming ``J`` costs less than the forward-mode call it saves. Both give the same
-        result to round-off; the path taken is the attribute ``lyapunov_method`` (with
-        ``lyapunov_method_reason``) and ``method`` in ``options``.
+        deterministic cost model (`dynalysis.lyapunov.method`: counted calls and
+        matrix-product flops of both paths); where it prices them within 60 % of each other
+        and the run is long enough, a short probe (at most about 3 % of the run) times both
+        on this run's state, inputs and QR schedule and decides, and the process keeps that
+        choice for this system and run shape. Both give the same result to round-off; the
+        path taken is the attribute ``lyapunov_method`` (with ``lyapunov_method_reason``: the
+        priced or measured times) and ``method`` in ``options``.
     confidence : float, default 0.95
         Coverage of the confidence interval ``exponent_ci_low .. exponent_ci_high``.
     ci_tol : float, default 0.05
@@ -228,7 +230,8 @@ def lyapunov_spectrum(system: System, inputs, *, n_exponents: int | None = None,
     reason = f"method={method!r} given"
     if method == "auto":  # a close call is probed on the run's own state and inputs
         method, reason = choose_method(sys_, batch=B, n_exponents=k, steps=T, dtype=dtype,
-                                       device=x.device, initial_state=h, inputs=x)
+                                       device=x.device, initial_state=h, inputs=x,
+                                       reortho_every=reortho_every)
 
     Q = initial_frame(B, S, k, seed=seed, dtype=dtype, device=x.device)
     acc = LogRAccumulator(B, k, T - transient, trace_points, dtype=dtype, device=x.device)
