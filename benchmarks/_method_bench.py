@@ -17,8 +17,8 @@ Before the timing, ``auto`` chooses once for a run of `CHOICE_STEPS` steps on th
 (``choose_method``; the time it took is the row's "choosing took"): where the cost model
 prices both paths within 60 % this runs the probe, whose choice the process keeps for this
 system and run shape, so the timed ``auto`` runs (windows of a few steps, too short to probe
-on their own) take the path a run of realistic length takes, and the probe's one-time cost
-stays out of the time per step.
+on their own) take the path a run of realistic length takes; the probe's one-time cost
+stays out of the time per step and enters the verdict once, as above.
 
 ``python -m benchmarks._method_bench [--quick] [--json FILE]`` prints the table.
 """

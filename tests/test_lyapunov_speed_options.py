@@ -415,7 +415,7 @@ def test_the_probe_runs_once_per_system_and_shape_and_only_where_it_pays(always_
 
     def fake_probe(system, **kw):
         calls.append(kw["batch"])
-        return 1.0, 2.0  # tangent measured faster
+        return always_close.Probe(1.0, 2.0, 1)  # tangent measured faster
 
     monkeypatch.setattr(always_close, "probe_paths", fake_probe)
     system, opts = _Slowed(None), dict(n_exponents=6, dtype=F64, device="cpu")

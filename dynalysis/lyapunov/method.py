@@ -140,16 +140,17 @@ def probe_paths(system, *, batch: int, n_exponents: int, steps: int, dtype, devi
     chunk of ``steps``, at most the run's chunk) *with* their QRs on the run's schedule
     (``reortho_every``, and the QRs a run of ``run_steps`` steps must take where its trace
     and confidence blocks are sampled): the frame a QR returns changes what the next ``J·Q``
-    costs (a cell of 32 units whose tangent path was faster on a fixed frame was 7 % slower
-    with its QRs).
+    costs (the WCRNN cell of 32 units: 40 % faster by tangent on a fixed frame, 3–14 %
+    slower with its QRs).
 
     One warm-up block per path (the first block at a size also pays the allocator's first
     touch of its buffers), then ``rounds`` rounds (``None``: `PROBE_ROUNDS`, then more, up to
     `PROBE_MAX_ROUNDS`, while the whole probe stays within `PROBE_SHARE` of a run of
     ``run_steps`` steps at the times measured so far) of four blocks in the order tangent,
     jacobian, jacobian, tangent, so that a load that rises or falls steadily over a round
-    costs both paths the same. Each path carries its state and frame on from block to block,
-    so the blocks time the run's steady state, not its first steps. Jacobian: the median of
+    costs both paths the same. Each path's blocks are one run, in pieces (its state, frame
+    and QR schedule go on from block to block), so they time the run's steady state, not its
+    first steps. Jacobian: the median of
     its blocks; tangent: that times the median of the rounds' tangent / jacobian ratios (so a
     burst of load that slows one round moves neither the ratio nor the choice
     `choose_method` makes from it)."""
@@ -168,46 +169,37 @@ def probe_paths(system, *, batch: int, n_exponents: int, steps: int, dtype, devi
         x = (0.1 * torch.randn(B, blocks * steps, d, generator=g, dtype=dtype)).to(device)
     g = torch.Generator().manual_seed(1)
     Q0 = torch.linalg.qr(torch.randn(B, S, k, generator=g, dtype=dtype))[0].to(device)
-    state = {"tangent": (h0, None, 0), "jacobian": (h0, None, 0)}  # state, last frame, blocks run
     run = {"tangent": run_tangent, "jacobian": run_jacobian}
-
-    def block(name):
-        h, last, i = state[name]
-        acc = LogRAccumulator(B, k, n_avg, 64, dtype=dtype, device=device)  # the run's QR stops
-        frame = Frame(Q0 if last is None else last.Q, acc, T=steps, transient=0, reortho_every=reortho_every)
-        if last is not None:  # the "auto" schedule goes on with the blocks it has learnt
-            frame.every, frame.worst = last.every, last.worst
-            frame.next_qr = frame.every
-        h = run[name](system, h, x[:, i * steps:(i + 1) * steps], frame, None)
-        state[name] = (h, frame, i + 1)
-
+    h = {name: h0 for name in run}
+    # one frame per path for the whole probe, as in one run (its QR stops: the run's length)
+    frame = {name: Frame(Q0, LogRAccumulator(B, k, n_avg, 64, dtype=dtype, device=device),
+                         T=blocks * steps, transient=0, reortho_every=reortho_every) for name in run}
+    taken = dict.fromkeys(run, 0)  # steps each path has taken
     clock = _clock(device)
 
     def timed(name):
+        i = taken[name]
         _sync(device)
         t0 = clock()
-        block(name)
+        h[name] = run[name](system, h[name], x[:, i:i + steps], frame[name], None, done=i)
         _sync(device)
+        taken[name] += steps
         return (clock() - t0) / steps
 
     with torch.no_grad():
         spent = (timed("tangent") + timed("jacobian")) * steps  # seconds, first touches included
         times = {"tangent": [], "jacobian": []}
-        done = 0
-        while done < (PROBE_MAX_ROUNDS if rounds is None else rounds):
+        while len(times["tangent"]) < 2 * (PROBE_MAX_ROUNDS if rounds is None else rounds):
             for name in ("tangent", "jacobian", "jacobian", "tangent"):
                 times[name].append(timed(name))
                 spent += times[name][-1] * steps
-            done += 1
-            if rounds is None and done >= PROBE_ROUNDS:  # another round only within the share
+            if rounds is None and len(times["tangent"]) >= 2 * PROBE_ROUNDS:  # more within the share
                 t_tan, t_jac = (float(np.median(times[n])) for n in ("tangent", "jacobian"))
                 if spent + 2 * steps * (t_tan + t_jac) > PROBE_SHARE * (run_steps or 0) * min(t_tan, t_jac):
                     break
-    rounds = done
-    tan, jac = (torch.tensor(times[n], dtype=torch.float64) for n in ("tangent", "jacobian"))
-    ratio = tan.view(rounds, 2).sum(1) / jac.view(rounds, 2).sum(1).clamp_min(1e-300)
-    t_jac = float(jac.median())
-    return Probe(float(ratio.median()) * t_jac, t_jac, rounds)
+    tan, jac = (np.asarray(times[n]).reshape(-1, 2) for n in ("tangent", "jacobian"))
+    t_jac = float(np.median(jac))
+    return Probe(float(np.median(tan.sum(1) / jac.sum(1))) * t_jac, t_jac, len(tan))
 
 
 class Probe(NamedTuple):
@@ -295,7 +287,7 @@ def choose_method(system, *, batch: int, n_exponents: int, steps: int, dtype, de
                                reortho_every=reortho_every, run_steps=steps)
     except Exception:  # noqa: BLE001 - a probe that fails leaves the model's choice
         return method, reason + "; the probe failed, the model decides"
-    t_tan, t_jac, rounds = measured[0], measured[1], getattr(measured, "rounds", PROBE_ROUNDS)
+    t_tan, t_jac, rounds = measured
     kept[key] = ("jacobian" if t_jac < t_tan else "tangent",
                  f"probe ({kind}, {rounds} round{'s' * (rounds > 1)} of 2 blocks of {m} steps per path "
                  f"with the run's QRs, median of the rounds' ratios): tangent {t_tan * 1e3:.3g} ms/step, "

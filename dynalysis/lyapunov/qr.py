@@ -175,11 +175,12 @@ class Frame:
         self.every = _AUTO_MAX_EVERY if r * _AUTO_MAX_EVERY <= 1.0 else max(1, int(1.0 / r))
 
 
-def run_tangent(sys_, h, x, frame: Frame, bar):
-    """``Z = system.tangent_step(h, x_t, Q)`` step by step."""
-    for t in range(1, x.shape[1] + 1):
-        h, Z = sys_.tangent_step(h, x[:, t - 1], frame.Q)
-        frame.update(t, Z)
+def run_tangent(sys_, h, x, frame: Frame, bar, done: int = 0):
+    """``Z = system.tangent_step(h, x_t, Q)`` step by step (``done``: steps the frame has
+    already taken, so a run can go on in pieces)."""
+    for j in range(x.shape[1]):
+        h, Z = sys_.tangent_step(h, x[:, j], frame.Q)
+        frame.update(done + j + 1, Z)
         if bar is not None:
             bar.update(1)
     return h
@@ -190,8 +191,9 @@ def jacobian_chunk(B: int, S: int, T: int) -> int:
     return max(1, min(T, _MAX_CHUNK, _CHUNK_ELEMENTS // (B * S * S)))
 
 
-def run_jacobian(sys_, h, x, frame: Frame, bar):
-    """States of a chunk by ``system.step``, their Jacobians in one call, then ``Z = J_t Q``."""
+def run_jacobian(sys_, h, x, frame: Frame, bar, done: int = 0):
+    """States of a chunk by ``system.step``, their Jacobians in one call, then ``Z = J_t Q``
+    (``done`` as in `run_tangent`)."""
     B, T, d = x.shape
     S = sys_.state_size
     chunk = jacobian_chunk(B, S, T)
@@ -204,7 +206,7 @@ def run_jacobian(sys_, h, x, frame: Frame, bar):
             h = sys_.step(h, xs[j])
         J = sys_.jacobian(before[:c].reshape(c * B, S), xs.reshape(c * B, d)).view(c, B, S, S)
         for j in range(c):
-            frame.update(start + j + 1, torch.matmul(J[j], frame.Q))
+            frame.update(done + start + j + 1, torch.matmul(J[j], frame.Q))
         if bar is not None:
             bar.update(c)
     return h
